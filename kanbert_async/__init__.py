@@ -1,0 +1,81 @@
+"""kanbert-async: the async-first, fast, typed Python SDK for the Kanbert REST API.
+
+Example::
+
+    from kanbert_async import KanbertClient
+
+    async with KanbertClient() as kb:          # reads KANBERT_API_TOKEN
+        async for invoice in kb.outgoing_invoices.list(include=["line_items"]):
+            print(invoice.invoice_number, invoice.sum_gross)
+"""
+
+from __future__ import annotations
+
+from ._client import DEFAULT_BASE_URL, KanbertClient
+from ._core.auth import BearerToken, OAuth2, TokenPair, build_authorize_url, exchange_code, generate_pkce_pair
+from ._core.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    InvalidRequestError,
+    KanbertError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    UnprocessableEntityError,
+)
+from ._core.fanout import FanOut, MapResult
+from ._core.operation import RequestOptions
+from ._core.pagination import AsyncPager, Page, PartitionedScan
+from ._core.ratelimit import RateLimitInfo
+from ._core.retry import RetryPolicy
+from ._core.transport import BinaryResponse, Stats, Timeout
+from ._version import __version__
+from .filters import F, Computed, desc
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncPager",
+    "AuthenticationError",
+    "BadRequestError",
+    "BearerToken",
+    "BinaryResponse",
+    "Computed",
+    "ConflictError",
+    "F",
+    "FanOut",
+    "InternalServerError",
+    "InvalidRequestError",
+    "KanbertClient",
+    "KanbertError",
+    "MapResult",
+    "NotFoundError",
+    "OAuth2",
+    "Page",
+    "PaginationError",
+    "PartitionedScan",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RateLimitInfo",
+    "RequestOptions",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "Stats",
+    "Timeout",
+    "TokenPair",
+    "UnprocessableEntityError",
+    "__version__",
+    "build_authorize_url",
+    "desc",
+    "exchange_code",
+    "generate_pkce_pair",
+]

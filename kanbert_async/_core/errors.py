@@ -1,0 +1,248 @@
+"""The exception hierarchy of kanbert-async.
+
+Every error raised by the SDK derives from :class:`KanbertError`. Messages say what happened, to
+which operation, and what to do about it. No error ever carries a credential: request headers are
+stored without ``Authorization`` and URLs never contain tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidRequestError",
+    "KanbertError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "UnprocessableEntityError",
+    "status_error",
+]
+
+_SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
+
+
+class KanbertError(Exception):
+    """Base class of every error raised by kanbert-async."""
+
+
+class InvalidRequestError(KanbertError, ValueError):
+    """A call was refused before anything was sent: an argument the operation does not accept.
+
+    Example: an unknown ``include`` relation, a filter on a field the endpoint does not offer, an
+    upload larger than the API's limit.
+    """
+
+
+class PaginationError(KanbertError):
+    """The server's pagination misbehaved (a cursor repeated), so the listing stopped safely."""
+
+
+class APIConnectionError(KanbertError):
+    """The request did not complete: the connection failed, dropped, or the server was unreachable."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connect or total timeout)."""
+
+
+class ResponseDecodeError(KanbertError):
+    """A response body did not match the schema the operation documents."""
+
+    def __init__(self, message: str, *, operation: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.path = path
+
+
+def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("<redacted>" if k.lower() in _SENSITIVE_HEADERS else v) for k, v in headers.items()}
+
+
+class APIStatusError(KanbertError):
+    """The API answered with a non-success HTTP status.
+
+    Attributes: ``status``, ``message`` (the server's own message, when it sent one),
+    ``request_id``, ``body`` (the decoded JSON body, or the raw text), ``headers`` (response
+    headers, credentials removed), ``method``, ``url`` and ``operation``.
+    """
+
+    #: What a person can do about this kind of error; subclasses override it.
+    hint: str = "Check the request against the API reference."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        method: str = "",
+        url: str = "",
+        operation: str = "",
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.request_id = request_id
+        self.body = body
+        self.headers = _redacted_headers(headers or {})
+        self.method = method
+        self.url = url
+        self.operation = operation
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = self.operation or f"{self.method} {self.url}".strip()
+        text = f"{where}: HTTP {self.status}"
+        if self.message:
+            text += f" — {self.message}"
+        text += f". {self.hint}"
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400: the API rejected a filter, sort or include."""
+
+    hint = "Check the filter, sort and include values against the operation's documented fields."
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the token is missing, wrong, or expired."""
+
+    hint = "Check the API token (KANBERT_API_TOKEN) or re-authorize the OAuth app."
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403: the token lacks a scope the operation needs."""
+
+    hint = "Grant the token the scope this operation requires (Settings → Apps & API)."
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: no such record (or route)."""
+
+    hint = "Check the id, and find_by/origin if you looked it up by external id."
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409: the request conflicts with the record's current state."""
+
+    hint = "Reload the record and retry with its current state."
+
+
+class UnprocessableEntityError(APIStatusError):
+    """HTTP 422: validation failed; ``errors`` maps each field to its messages."""
+
+    hint = "Fix the fields listed in .errors and send again."
+
+    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None, **kw: Any) -> None:
+        self.errors: dict[str, list[str]] = errors or {}
+        super().__init__(message, **kw)
+
+    def _render(self) -> str:
+        text = super()._render()
+        if self.errors:
+            fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(self.errors.items()))
+            text += f" Fields: {fields}"
+        return text
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429: rate limited; ``retry_after`` is the server's requested wait in seconds (if known)."""
+
+    hint = "Slow down or raise the retry budget; the SDK already waited as long as it was allowed."
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+    def _render(self) -> str:
+        text = super()._render()
+        if self.retry_after is not None:
+            text += f" The server asked to wait {self.retry_after:.1f}s."
+        return text
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 5xx: the server failed."""
+
+    hint = "The request may be retried later; if it persists, contact Kanbert support with the request id."
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+class _LaravelError(msgspec.Struct):
+    message: str = ""
+    errors: dict[str, list[str]] = {}
+
+
+_laravel_decoder = msgspec.json.Decoder(_LaravelError)
+
+
+def status_error(
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str,
+    url: str,
+    operation: str = "",
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the status-specific error for a failed response (Laravel's ``{message, errors}`` body)."""
+    message = ""
+    errors: dict[str, list[str]] = {}
+    decoded: Any
+    try:
+        parsed = _laravel_decoder.decode(body) if body else _LaravelError()
+        message, errors = parsed.message, parsed.errors
+        decoded = msgspec.json.decode(body) if body else None
+    except msgspec.DecodeError:
+        decoded = body.decode("utf-8", "replace")[:2000]
+    request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
+    common: dict[str, Any] = {
+        "status": status,
+        "request_id": request_id,
+        "body": decoded,
+        "headers": headers,
+        "method": method,
+        "url": url,
+        "operation": operation,
+    }
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        cls = InternalServerError if status >= 500 else APIStatusError
+    if cls is UnprocessableEntityError:
+        return UnprocessableEntityError(message, errors=errors, **common)
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=retry_after, **common)
+    return cls(message, **common)

@@ -1,0 +1,606 @@
+"""Cursor pagers: page-ahead prefetch, safe cancellation, and partitioned concurrent scans.
+
+A Kanbert list names its next page in each response, so a plain loop pays one round trip per page,
+one after another. :class:`AsyncPager` overlaps the next fetch with the caller's work (prefetch),
+and :meth:`AsyncPager.partitioned` splits the listing into disjoint filter ranges on a sortable
+field and walks the cursor chains concurrently — every record exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import math
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from .capabilities import Capabilities, FilterField
+from .errors import InvalidRequestError, PaginationError
+
+__all__ = ["AsyncPager", "Page", "PageFetcher", "PartitionedScan", "ScanStats"]
+
+T = TypeVar("T")
+logger = logging.getLogger("kanbert_async")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing: its items, the cursor that fetched it and the one after it."""
+
+    items: list[T]
+    cursor: str | None
+    next_cursor: str | None
+    meta: Any = None
+
+    @property
+    def is_last(self) -> bool:
+        """No page follows this one."""
+        return self.next_cursor is None
+
+
+#: Fetches one page: (query arguments, cursor) → page. The client supplies it; the query arguments
+#: are the list operation's raw arguments (sort, include, filter, page_size, ...).
+PageFetcher = Callable[[Mapping[str, Any], str | None], Awaitable[Page[T]]]
+
+
+def _item_key(item: Any) -> Any:
+    return getattr(item, "id", None)
+
+
+class _CursorGuard:
+    """Stops a chain whose server repeats a cursor or a page instead of looping forever."""
+
+    def __init__(self, operation: str) -> None:
+        self._operation = operation
+        self._seen: set[str] = set()
+        self._last_keys: tuple[Any, ...] | None = None
+
+    def check(self, page: Page[Any]) -> None:
+        keys = tuple(_item_key(item) for item in page.items)
+        if keys and keys == self._last_keys and all(k is not None for k in keys):
+            raise PaginationError(
+                f"{self._operation}: the server returned the same page twice (cursor {page.cursor!r}); "
+                "stopped instead of looping. Items so far were delivered once."
+            )
+        self._last_keys = keys
+        if page.next_cursor is not None:
+            if page.next_cursor in self._seen or page.next_cursor == page.cursor:
+                raise PaginationError(
+                    f"{self._operation}: the server returned cursor {page.next_cursor!r} a second time; "
+                    "stopped instead of looping. Items so far were delivered once."
+                )
+            self._seen.add(page.next_cursor)
+
+
+class AsyncPager(Generic[T]):
+    """A cursor-paginated listing.
+
+    - ``async for item in pager`` — every item; ``async for page in pager.pages()`` — pages.
+    - ``await pager.first_page()``; ``await pager.to_list()``.
+    - ``pager.cursor`` — after each page: the cursor to resume from once that page is processed
+      (``start_cursor=`` on a new call continues there). None when the listing is complete.
+    - ``prefetch=n`` fetches up to ``n`` pages ahead while the caller works (0 disables).
+    - ``pager.partitioned(by=..., parts=...)`` — a concurrent scan of the same listing.
+
+    Example::
+
+        async for invoice in kb.outgoing_invoices.list(include=["line_items"], page_size=100):
+            ...
+    """
+
+    def __init__(
+        self,
+        fetch: PageFetcher[T],
+        query: Mapping[str, Any],
+        *,
+        operation: str,
+        capabilities: Capabilities | None = None,
+        start_cursor: str | None = None,
+        max_items: int | None = None,
+        max_pages: int | None = None,
+        prefetch: int = 1,
+    ) -> None:
+        if prefetch < 0:
+            raise InvalidRequestError(f"{operation}: prefetch must be >= 0, not {prefetch}")
+        self._fetch = fetch
+        self._query = dict(query)
+        self._operation = operation
+        self._capabilities = capabilities
+        self._start_cursor = start_cursor
+        self._max_items = max_items
+        self._max_pages = max_pages
+        self._prefetch = prefetch
+        self._started = False
+        #: The cursor to resume from after the last page handed to the caller.
+        self.cursor: str | None = start_cursor
+
+    def __repr__(self) -> str:
+        return f"<AsyncPager {self._operation} cursor={self.cursor!r}>"
+
+    @property
+    def operation(self) -> str:
+        """The list operation's id, e.g. ``outgoingInvoices.index``."""
+        return self._operation
+
+    async def first_page(self) -> Page[T]:
+        """Only the first page (honours ``start_cursor``)."""
+        page = await self._fetch(self._query, self._start_cursor)
+        return Page(page.items[: self._max_items], page.cursor, page.next_cursor, page.meta)
+
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
+        """Pages in order; breaking out cancels any prefetch in flight."""
+        if self._started:
+            raise InvalidRequestError(f"{self._operation}: a pager can be iterated once; call the list method again")
+        self._started = True
+        remaining = self._max_items
+        stream = _PageStream(self._fetch, self._query, self._start_cursor, self._prefetch, self._operation)
+        try:
+            count = 0
+            async for page in stream:
+                count += 1
+                if remaining is not None:
+                    page = Page(page.items[:remaining], page.cursor, page.next_cursor, page.meta)
+                    remaining -= len(page.items)
+                self.cursor = page.next_cursor
+                yield page
+                if (remaining is not None and remaining <= 0) or (
+                    self._max_pages is not None and count >= self._max_pages
+                ):
+                    return
+        finally:
+            await stream.aclose()
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        pages = self.pages()
+        try:
+            async for page in pages:
+                for item in page.items:
+                    yield item
+        finally:
+            await pages.aclose()
+
+    async def to_list(self) -> list[T]:
+        """Every item in a list (mind the memory for large listings)."""
+        return [item async for item in self]
+
+    def partitioned(
+        self,
+        by: str,
+        parts: int = 8,
+        *,
+        ranges: Sequence[tuple[Any, Any]] | None = None,
+        concurrency: int | None = None,
+        split: bool = True,
+    ) -> PartitionedScan[T]:
+        """Walk the listing as ``parts`` disjoint ranges of field ``by``, concurrently.
+
+        ``by`` must be a date, datetime or currency field that the operation both filters (``lt``,
+        ``gte``) and sorts on. Ranges come from the data (its min and max); explicit ``ranges`` —
+        ``(low, high)`` pairs, half-open, None for an open end — replace them. Records whose ``by``
+        is null get a partition of their own. A partition that turns out larger than the rest is
+        split while it runs (``split=False`` disables). The caller's own filter is combined with
+        each partition's range. Items arrive in completion order, each exactly once.
+        """
+        if self._started:
+            raise InvalidRequestError(f"{self._operation}: this pager was already iterated")
+        if self._capabilities is None:
+            raise InvalidRequestError(f"{self._operation}: this operation documents no filter table to partition on")
+        self._started = True
+        return PartitionedScan(
+            self._fetch,
+            self._query,
+            operation=self._operation,
+            capabilities=self._capabilities,
+            by=by,
+            parts=parts,
+            ranges=ranges,
+            concurrency=concurrency or parts,
+            split=split,
+            max_items=self._max_items,
+        )
+
+
+class _PageStream:
+    """Pages of one cursor chain, with up to ``depth`` pages fetched ahead by a background task."""
+
+    def __init__(
+        self, fetch: PageFetcher[Any], query: Mapping[str, Any], cursor: str | None, depth: int, operation: str
+    ) -> None:
+        self._fetch = fetch
+        self._query = query
+        self._cursor = cursor
+        self._depth = depth
+        self._guard = _CursorGuard(operation)
+        self._done = False
+        self._task: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[Page[Any] | BaseException | None] | None = None
+        self._permits: asyncio.Semaphore | None = None
+
+    def __aiter__(self) -> _PageStream:
+        return self
+
+    async def __anext__(self) -> Page[Any]:
+        if self._done:
+            raise StopAsyncIteration
+        if self._depth == 0:
+            return await self._next_inline()
+        if self._task is None:
+            self._queue = asyncio.Queue()
+            self._permits = asyncio.Semaphore(self._depth + 1)
+            self._task = asyncio.get_running_loop().create_task(self._produce())
+        assert self._queue is not None and self._permits is not None
+        result = await self._queue.get()
+        self._permits.release()
+        if result is None:
+            self._done = True
+            raise StopAsyncIteration
+        if isinstance(result, BaseException):
+            self._done = True
+            raise result
+        return result
+
+    async def _next_inline(self) -> Page[Any]:
+        page = await self._fetch(self._query, self._cursor)
+        self._guard.check(page)
+        self._cursor = page.next_cursor
+        if page.next_cursor is None:
+            self._done = True
+        return page
+
+    async def _produce(self) -> None:
+        assert self._queue is not None and self._permits is not None
+        cursor = self._cursor
+        try:
+            while True:
+                # A permit per page held (queued or in flight): memory stays at depth + 1 pages.
+                await self._permits.acquire()
+                page = await self._fetch(self._query, cursor)
+                self._guard.check(page)
+                self._queue.put_nowait(page)
+                cursor = page.next_cursor
+                if cursor is None:
+                    self._queue.put_nowait(None)
+                    return
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, which raises it in its own task
+            self._queue.put_nowait(exc)
+
+    async def aclose(self) -> None:
+        """Cancel the prefetch in flight and wait for it, so no task or connection is left behind."""
+        self._done = True
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def __del__(self) -> None:
+        # `break` out of `async for` drops the iterator without awaiting aclose(); cancel right away.
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+
+# -- partitioned scans ----------------------------------------------------------------------------
+@dataclass(slots=True)
+class ScanStats:
+    """What a partitioned scan did: for progress displays and manifests."""
+
+    pages: int = 0
+    items: int = 0
+    duplicates: int = 0
+    partitions: int = 0
+    splits: int = 0
+
+
+class _Axis:
+    """Numbers for a partition field's values, so ranges can be cut and split evenly."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def to_number(self, value: Any) -> float:
+        if self.kind == "date":
+            if isinstance(value, dt.datetime):
+                value = value.date()
+            if isinstance(value, str):
+                value = dt.date.fromisoformat(value[:10])
+            return float(value.toordinal())
+        if self.kind == "datetime":
+            if isinstance(value, str):
+                value = dt.datetime.fromisoformat(value)
+            if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=dt.UTC)
+            return float(math.floor(value.timestamp()))
+        return float(value)
+
+    def from_number(self, number: float) -> Any:
+        if self.kind == "date":
+            return dt.date.fromordinal(int(number))
+        if self.kind == "datetime":
+            return dt.datetime.fromtimestamp(int(number), tz=dt.UTC)
+        return round(number, 2) if self.kind == "currency" else number
+
+    @property
+    def step(self) -> float:
+        """The smallest distance between two boundaries (a day, a second, a cent)."""
+        return {"date": 1.0, "datetime": 1.0, "currency": 0.01}.get(self.kind, 1e-9)
+
+    def ceil(self, number: float) -> float:
+        """The first representable boundary at or after ``number``."""
+        step = self.step
+        return math.ceil(round(number / step, 6)) * step
+
+
+@dataclass(slots=True)
+class _Partition:
+    """A half-open range [low, high) of the partition field (None = open end), or the null bucket."""
+
+    low: float | None
+    high: float | None
+    nulls: bool = False
+    #: Set when the partition is split while running: items at or above this value belong to another.
+    stop_at: float | None = None
+    position: float | None = None
+    done: bool = False
+
+
+class PartitionedScan(Generic[T]):
+    """Concurrent cursor chains over disjoint ranges of one field; see :meth:`AsyncPager.partitioned`."""
+
+    def __init__(
+        self,
+        fetch: PageFetcher[T],
+        query: Mapping[str, Any],
+        *,
+        operation: str,
+        capabilities: Capabilities,
+        by: str,
+        parts: int,
+        ranges: Sequence[tuple[Any, Any]] | None,
+        concurrency: int,
+        split: bool,
+        max_items: int | None = None,
+    ) -> None:
+        if parts < 1 or concurrency < 1:
+            raise InvalidRequestError(f"{operation}: parts and concurrency must be >= 1")
+        self._field = self._partition_field(capabilities, by, operation)
+        self._fetch = fetch
+        self._query = dict(query)
+        self._operation = operation
+        self._by = by
+        self._parts = parts
+        self._ranges = ranges
+        self._concurrency = concurrency
+        self._split = split
+        self._max_items = max_items
+        self._axis = _Axis("datetime" if self._field.type == "datetime" else self._field.type)
+        self._seen: set[Any] = set()
+        self._span_high: float | None = None
+        #: Counters, updated as the scan runs.
+        self.stats = ScanStats()
+
+    @staticmethod
+    def _partition_field(capabilities: Capabilities, by: str, operation: str) -> FilterField:
+        candidates = {f.name: f for f in capabilities.partition_fields()}
+        if by not in candidates:
+            allowed = ", ".join(sorted(candidates)) or "none"
+            raise InvalidRequestError(
+                f"{operation}: cannot partition on {by!r}; it must be a date, datetime or currency field the "
+                f"operation filters with lt/gte and sorts on. Allowed: {allowed}"
+            )
+        return candidates[by]
+
+    def __repr__(self) -> str:
+        return f"<PartitionedScan {self._operation} by={self._by} parts={self._parts}>"
+
+    # -- planning ---------------------------------------------------------------------------
+    def _query_for(
+        self, partition: _Partition | None, *, sort: str | None = None, size: int | None = None
+    ) -> dict[str, Any]:
+        from kanbert_async.filters import F, and_
+
+        query = dict(self._query)
+        if partition is not None:
+            field_ = F(self._by)
+            if partition.nulls:
+                condition: Any = field_.is_null()
+            else:
+                bounds = []
+                if partition.low is not None:
+                    bounds.append(field_.gte(self._axis.from_number(partition.low)))
+                if partition.high is not None:
+                    bounds.append(field_.lt(self._axis.from_number(partition.high)))
+                condition = bounds[0] if len(bounds) == 1 else (bounds[0] & bounds[1]) if bounds else None
+            query["filter"] = and_(query.get("filter"), condition)
+            # Ascending by the partition field, so a running partition can be split at a value
+            # above everything it has yielded (see _steal).
+            query["sort"] = [self._by]
+        if sort is not None:
+            query["sort"] = [sort]
+        if size is not None:
+            query["page[size]"] = size
+        return query
+
+    async def _probe(self, descending: bool) -> float | None:
+        from kanbert_async.filters import F, and_
+
+        query = dict(self._query)
+        query["filter"] = and_(query.get("filter"), F(self._by).is_not_null())
+        query["sort"] = [f"-{self._by}" if descending else self._by]
+        query["page[size]"] = 1
+        query.pop("include", None)
+        page = await self._fetch(query, None)
+        self.stats.pages += 1
+        if not page.items:
+            return None
+        return self._axis.to_number(_field_value(page.items[0], self._by))
+
+    async def _plan(self) -> list[_Partition]:
+        partitions: list[_Partition] = []
+        if self._ranges is not None:
+            for low, high in self._ranges:
+                partitions.append(
+                    _Partition(
+                        None if low is None else self._axis.to_number(low),
+                        None if high is None else self._axis.to_number(high),
+                    )
+                )
+            return partitions
+        low, high = await self._probe(False), await self._probe(True)
+        if low is not None and high is not None:
+            self._span_high = high
+            cuts = sorted({self._axis.ceil(low + (high - low) * i / self._parts) for i in range(1, self._parts)})
+            cuts = [c for c in cuts if low < c <= high]
+            edges: list[float | None] = [None, *cuts, None]
+            partitions = [_Partition(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+        if self._nullable():
+            partitions.append(_Partition(None, None, nulls=True))
+        return partitions
+
+    def _nullable(self) -> bool:
+        return "isnull" in self._field.operators
+
+    # -- running ----------------------------------------------------------------------------
+    async def __aiter__(self) -> AsyncIterator[T]:
+        pages = self.pages()
+        try:
+            async for page in pages:
+                for item in page.items:
+                    yield item
+        finally:
+            await pages.aclose()
+
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
+        """Pages from all partitions as they arrive (each item once; duplicates dropped and counted)."""
+        queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue(maxsize=self._concurrency)
+        pending = await self._plan()
+        self.stats.partitions = len(pending)
+        active: list[_Partition] = []
+        delivered = 0
+
+        async def worker() -> None:
+            while True:
+                partition = pending.pop(0) if pending else (self._steal(active) if self._split else None)
+                if partition is None:
+                    return
+                active.append(partition)
+                try:
+                    await self._walk(partition, queue)
+                finally:
+                    active.remove(partition)
+
+        async def run() -> None:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(min(self._concurrency, max(len(pending), 1))):
+                        group.create_task(worker())
+                await queue.put(None)
+            except BaseException as exc:
+                if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+                    exc = exc.exceptions[0]
+                if not isinstance(exc, asyncio.CancelledError):
+                    await queue.put(exc)
+                raise
+
+        runner = asyncio.get_running_loop().create_task(run())
+        try:
+            while True:
+                result = await queue.get()
+                if result is None:
+                    return
+                if isinstance(result, BaseException):
+                    raise result
+                fresh = self._dedupe(result.items)
+                if self._max_items is not None:
+                    fresh = fresh[: self._max_items - delivered]
+                delivered += len(fresh)
+                self.stats.items += len(fresh)
+                yield Page(fresh, result.cursor, result.next_cursor, result.meta)
+                if self._max_items is not None and delivered >= self._max_items:
+                    return
+        finally:
+            if not runner.done():
+                runner.cancel()
+            with contextlib.suppress(BaseException):
+                await runner
+
+    def _dedupe(self, items: list[T]) -> list[T]:
+        fresh = []
+        for item in items:
+            key = _item_key(item)
+            if key is None:
+                fresh.append(item)
+            elif key in self._seen:
+                self.stats.duplicates += 1
+            else:
+                self._seen.add(key)
+                fresh.append(item)
+        if self.stats.duplicates:
+            logger.debug("%s: %d duplicate items dropped so far", self._operation, self.stats.duplicates)
+        return fresh
+
+    def _steal(self, active: list[_Partition]) -> _Partition | None:
+        """Split the running partition with the most span left; the idle worker takes the upper half."""
+        best: tuple[float, _Partition] | None = None
+        for partition in active:
+            if partition.nulls or partition.done or partition.position is None:
+                continue
+            high = partition.stop_at if partition.stop_at is not None else partition.high
+            if high is None:
+                high = self._span_high
+            if high is None:
+                continue
+            span = high - partition.position
+            if span > 2 * self._axis.step and (best is None or span > best[0]):
+                best = (span, partition)
+        if best is None:
+            return None
+        span, victim = best
+        assert victim.position is not None
+        # The cut must lie above every value the victim may still yield at its current position.
+        cut = self._axis.ceil(victim.position + max(span / 2, self._axis.step))
+        old_high = victim.stop_at if victim.stop_at is not None else victim.high
+        if old_high is not None and cut >= old_high:
+            return None
+        victim.stop_at = cut
+        self.stats.splits += 1
+        self.stats.partitions += 1
+        return _Partition(cut, old_high)
+
+    async def _walk(self, partition: _Partition, queue: asyncio.Queue[Page[T] | BaseException | None]) -> None:
+        query = self._query_for(partition)
+        guard = _CursorGuard(self._operation)
+        cursor: str | None = None
+        while True:
+            page = await self._fetch(query, cursor)
+            guard.check(page)
+            self.stats.pages += 1
+            items = page.items
+            if items and not partition.nulls:
+                partition.position = self._axis.to_number(_field_value(items[-1], self._by))
+            if partition.stop_at is not None and not partition.nulls:
+                stop = partition.stop_at
+                kept = [i for i in items if self._axis.to_number(_field_value(i, self._by)) < stop]
+                if len(kept) < len(items):
+                    await queue.put(Page(kept, page.cursor, None, page.meta))
+                    partition.done = True
+                    return
+            await queue.put(page)
+            if page.next_cursor is None:
+                partition.done = True
+                return
+            cursor = page.next_cursor
+
+
+def _field_value(item: Any, dotted: str) -> Any:
+    value = item
+    for part in dotted.split("."):
+        value = getattr(value, part, None) if not isinstance(value, Mapping) else value.get(part)
+    return value
+

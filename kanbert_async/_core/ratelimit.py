@@ -1,0 +1,352 @@
+"""Client-side rate limiting: pacing learned from headers, and one shared cooldown after a 429.
+
+Two layers, in the house style:
+
+- :class:`RateLimitState` is a pure state machine. Every method takes ``now`` explicitly; it never
+  sleeps or reads a clock. It schedules requests with GCRA (the "generic cell rate algorithm",
+  a.k.a. "next free slot"): each reservation is given the next evenly spaced slot, in O(1).
+- :class:`RateLimiter` is the one async gate the transport awaits before each request. It owns
+  the clock and the sleeping.
+
+Timebase: ``RateLimitState`` works on a single timebase chosen by its caller — for
+:class:`RateLimiter` that is its ``clock`` (``time.monotonic`` by default), so a wall-clock jump
+never stalls or floods the schedule. Absolute wall-clock instants from headers
+(``X-RateLimit-Reset`` is a unix time) are converted to that timebase with ``unix_now`` — the wall
+time at the same instant as ``now``. :attr:`RateLimitInfo.reset` alone is reported as unix time,
+because that is what a user can compare with ``time.time()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+import anyio
+
+from .retry import get_header, reset_delay
+
+__all__ = ["RateLimitInfo", "RateLimitState", "RateLimiter", "parse_rate"]
+
+# Laravel's default throttle window; assumed whenever the server gives a limit but no window.
+DEFAULT_WINDOW = 60.0
+# Pace a little below the server's limit so clock drift and other clients don't tip us over.
+_PACING_MARGIN = 0.95
+# After a 429 the pace we had was evidently too fast for this server (or for our share of it).
+_PENALTY_FACTOR = 0.8
+# Repeated 429s shrink the pace geometrically; stop before it becomes uselessly slow.
+_MIN_PENALTY = 0.05
+# A 429 that says nothing about when to come back.
+DEFAULT_COOLDOWN = 5.0
+# The pace to adopt after a 429 when neither configuration nor headers ever gave one.
+DEFAULT_FALLBACK_RATE = 1.0
+# "Remaining is low": below this share of the limit we start spreading what is left.
+_LOW_REMAINING_FRACTION = 0.1
+_LOW_REMAINING_ABSOLUTE = 5
+
+_UNITS = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "hour": 3600.0,
+}
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+?)s?\s*$", re.IGNORECASE)
+
+
+def parse_rate(text: str) -> float:
+    """Parse a human rate into requests per second: ``"600/min"`` → ``10.0``.
+
+    Accepts ``N/s``, ``N/sec``, ``N/second``, ``N/m``, ``N/min``, ``N/minute``, ``N/h``, ``N/hr``,
+    ``N/hour`` (plural units too). Raises ``ValueError`` for anything else.
+    """
+    match = _RATE_RE.match(text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise ValueError(f"unreadable rate {text!r}; write it like '10/s', '600/min' or '5000/h'")
+    count = float(match.group(1))
+    if count <= 0:
+        raise ValueError(f"rate {text!r} must be positive")
+    return count / _UNITS[unit]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """What the server last said about our rate limit (``kb.rate_limit``).
+
+    ``limit`` requests per window, ``remaining`` in the current window, and ``reset`` — the unix
+    time the window resets, when known. Each field is None until a response reports it.
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None
+
+
+def _leading_int(text: str | None) -> int | None:
+    """The first number of a header that may be a list (``"100, 100;w=60"``)."""
+    if text is None:
+        return None
+    match = re.match(r"\s*(\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+def _parse_policy(text: str | None) -> tuple[int | None, float | None]:
+    """Quota and window from a simple ``RateLimit-Policy``: ``600;w=60`` or ``"default";q=600;w=60``."""
+    if text is None:
+        return None, None
+    first = text.split(",", 1)[0]
+    quota: int | None = None
+    window: float | None = None
+    for index, part in enumerate(p.strip() for p in first.split(";")):
+        key, has_value, value = part.partition("=")
+        key = key.strip().lower()
+        try:
+            if index == 0 and not has_value:
+                # The item itself: a bare quota ("600") or a quoted policy name ("default").
+                quota = int(key) if key.isdigit() else None
+            elif key == "q":
+                quota = int(value)
+            elif key == "w":
+                window = float(value)
+        except ValueError:
+            continue
+    if window is not None and not (math.isfinite(window) and window > 0):
+        window = None
+    return quota, window
+
+
+class RateLimitState:
+    """Pure rate-limit bookkeeping: pacing, learning from headers, and the shared 429 cooldown.
+
+    ``rate`` is the configured pace in requests per second (None = unlimited until the server
+    tells us otherwise); ``burst`` is how many requests may go back to back before pacing applies.
+    All times are on the caller's timebase (see the module docstring).
+
+    Example::
+
+        state = RateLimitState(rate=10.0)
+        delays = [state.reserve(now=0.0) for _ in range(3)]   # [0.0, 0.1, 0.2]
+    """
+
+    def __init__(
+        self, rate: float | None = None, *, burst: int = 1, fallback_rate: float = DEFAULT_FALLBACK_RATE
+    ) -> None:
+        if rate is not None and not (rate > 0 and math.isfinite(rate)):
+            raise ValueError("rate must be a positive number of requests per second, or None")
+        if burst < 1:
+            raise ValueError("burst must be >= 1")
+        if fallback_rate <= 0:
+            raise ValueError("fallback_rate must be > 0")
+        self._configured = rate
+        self._learned: float | None = None
+        self._penalty = 1.0
+        self._burst = burst
+        self._fallback_rate = fallback_rate
+        # Theoretical arrival time of the next request: the GCRA's whole state.
+        self._tat = -math.inf
+        self._cooldown_until: float | None = None
+        # The cooldown a 429 started; further 429s before it ends belong to the same episode.
+        self._episode_until = -math.inf
+        # While remaining is low: the pace that spreads it over the rest of the window.
+        self._window_rate: float | None = None
+        self._window_end = -math.inf
+        self._reset_at: float | None = None
+        self._info = RateLimitInfo()
+
+    @property
+    def info(self) -> RateLimitInfo:
+        """The server's last word on limit, remaining and reset (unix time)."""
+        return self._info
+
+    @property
+    def cooldown_until(self) -> float | None:
+        """No request may go before this instant (caller's timebase); None if never cooled down."""
+        return self._cooldown_until
+
+    def rate(self, now: float) -> float | None:
+        """The pace in requests per second that applies at ``now`` (None = unlimited)."""
+        bases = [r for r in (self._configured, self._learned) if r is not None]
+        pace = min(bases) * self._penalty if bases else None
+        if self._window_rate is not None and now < self._window_end:
+            pace = self._window_rate if pace is None else min(pace, self._window_rate)
+        return pace
+
+    def reserve(self, now: float) -> float:
+        """Claim the next slot; return how long to wait before sending (0.0 = go now).
+
+        Each call accounts for its reservation, so N concurrent callers get N staggered delays.
+        """
+        start = now if self._cooldown_until is None else max(now, self._cooldown_until)
+        pace = self.rate(start)
+        if pace is None:
+            return start - now
+        interval = 1.0 / pace
+        tolerance = (self._burst - 1) * interval
+        send_at = max(start, self._tat - tolerance)
+        self._tat = max(self._tat, send_at) + interval
+        return send_at - now
+
+    def on_response(self, headers: Mapping[str, str], now: float, *, unix_now: float | None = None) -> None:
+        """Learn from a response's rate-limit headers (any status).
+
+        Reads ``X-RateLimit-Limit/Remaining/Reset`` and the IETF ``RateLimit-Limit/Remaining/Reset``
+        and ``RateLimit-Policy``. ``unix_now`` is the wall time at ``now``; omit it when ``now``
+        already is unix time.
+        """
+        unix = now if unix_now is None else unix_now
+        limit = _leading_int(get_header(headers, "x-ratelimit-limit"))
+        limit_header = get_header(headers, "ratelimit-limit")
+        if limit is None:
+            limit = _leading_int(limit_header)
+        remaining = _leading_int(get_header(headers, "x-ratelimit-remaining"))
+        if remaining is None:
+            remaining = _leading_int(get_header(headers, "ratelimit-remaining"))
+        quota, window = _parse_policy(get_header(headers, "ratelimit-policy"))
+        if window is None and limit_header is not None:
+            window = _parse_policy(limit_header)[1]
+        delay = reset_delay(headers, unix)
+        if limit is None and remaining is None and delay is None and quota is None:
+            return
+
+        window = window or DEFAULT_WINDOW
+        quota = quota or limit
+        if quota:
+            self._learned = _PACING_MARGIN * quota / window
+        if delay is not None:
+            self._reset_at = now + delay
+        elif self._reset_at is not None and self._reset_at <= now:
+            self._reset_at = None
+        self._info = RateLimitInfo(
+            limit=limit if limit is not None else self._info.limit,
+            remaining=remaining if remaining is not None else self._info.remaining,
+            reset=None if self._reset_at is None else unix + (self._reset_at - now),
+        )
+        if remaining is not None:
+            self._spread_remaining(remaining, quota, window, now)
+
+    def _spread_remaining(self, remaining: int, quota: int | None, window: float, now: float) -> None:
+        low = max(1.0, _LOW_REMAINING_FRACTION * quota) if quota else _LOW_REMAINING_ABSOLUTE
+        if remaining > low:
+            self._window_rate = None
+            return
+        if remaining == 0:
+            # Nothing can succeed before the reset; without a known reset the next 429 will say.
+            if self._reset_at is not None:
+                self._extend_cooldown(self._reset_at)
+            return
+        # Without a reset time the window can be at most one whole window away.
+        end = self._reset_at if self._reset_at is not None else now + window
+        if end > now:
+            self._window_rate = remaining / (end - now)
+            self._window_end = end
+
+    def on_429(self, retry_after: float | None, now: float) -> None:
+        """Start (or extend) the shared cooldown after a 429 and slow the pace down.
+
+        Every reservation made afterwards waits until ``now + retry_after`` (or the known reset, or
+        a few seconds). The first 429 of an episode lowers the pace by 20%; 429s that arrive
+        while the cooldown runs are echoes of the same overload and change nothing more.
+        """
+        if retry_after is not None and math.isfinite(retry_after):
+            wait = max(0.0, retry_after)
+        elif self._reset_at is not None and self._reset_at > now:
+            wait = self._reset_at - now
+        else:
+            wait = DEFAULT_COOLDOWN
+        if now >= self._episode_until:
+            self._penalty = max(_MIN_PENALTY, self._penalty * _PENALTY_FACTOR)
+            if self._configured is None and self._learned is None:
+                self._learned = self._fallback_rate
+        self._episode_until = max(self._episode_until, now + wait)
+        self._extend_cooldown(now + wait)
+
+    def _extend_cooldown(self, until: float) -> None:
+        if self._cooldown_until is None or until > self._cooldown_until:
+            self._cooldown_until = until
+        # The server's window is spent: after the cooldown, pace from an empty bucket, no burst.
+        pace = self.rate(self._cooldown_until)
+        if pace is not None:
+            tolerance = (self._burst - 1) / pace
+            self._tat = max(self._tat, self._cooldown_until + tolerance)
+
+
+class RateLimiter:
+    """The async gate every request passes: ``await limiter.acquire()`` before sending.
+
+    ``rate`` is requests per second, or a string like ``"600/min"``; None means "unlimited until
+    the server's headers say otherwise". After each response call :meth:`observe`; after a 429
+    call :meth:`cooldown` once with the server's requested wait.
+
+    Example::
+
+        limiter = RateLimiter("600/min", burst=5)
+        await limiter.acquire()
+        response = await send()
+        limiter.observe(response.headers)
+    """
+
+    def __init__(
+        self,
+        rate: float | str | None = None,
+        *,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        if isinstance(rate, str):
+            rate = parse_rate(rate)
+        self._state = RateLimitState(rate, burst=burst)
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+
+    parse_rate = staticmethod(parse_rate)
+
+    @property
+    def state(self) -> RateLimitState:
+        """The pure state behind this gate (on the ``clock`` timebase)."""
+        return self._state
+
+    @property
+    def info(self) -> RateLimitInfo:
+        """The server's last word on limit, remaining and reset (unix time)."""
+        return self._state.info
+
+    @property
+    def cooldown_until(self) -> float | None:
+        """End of the current (or last) cooldown on the ``clock`` timebase; None if there never was one."""
+        return self._state.cooldown_until
+
+    async def acquire(self) -> None:
+        """Wait until this request may be sent.
+
+        A cooldown that starts while we wait (another request got a 429) moves us behind it: a
+        slot inside the cooldown is given up and a new one reserved.
+        """
+        # A task cancelled while it sleeps leaves its slot unused; that only costs a little
+        # throughput, while giving slots back would reorder everyone queued behind it.
+        while True:
+            now = self._clock()
+            delay = self._state.reserve(now)
+            slot = now + delay
+            if delay > 0:
+                await self._sleep(delay)
+            cooldown_until = self._state.cooldown_until
+            if cooldown_until is None or slot >= cooldown_until:
+                return
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Learn from a response's rate-limit headers."""
+        self._state.on_response(headers, self._clock(), unix_now=self._wall_clock())
+
+    def cooldown(self, retry_after: float | None) -> None:
+        """Hold every request back for ``retry_after`` seconds (after a 429), then pace slower."""
+        self._state.on_429(retry_after, self._clock())
