@@ -1,0 +1,384 @@
+"""Specification of client-side rate limiting: pacing, learning from headers, the shared cooldown."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import anyio
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kanbert_async._core.ratelimit import (
+    DEFAULT_COOLDOWN,
+    RateLimiter,
+    RateLimitInfo,
+    RateLimitState,
+    parse_rate,
+)
+
+UNIX = 1_700_000_000.0
+
+
+def reserve_many(state: RateLimitState, n: int, now: float = 0.0) -> list[float]:
+    return [state.reserve(now) for _ in range(n)]
+
+
+def gaps(values: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(values)]
+
+
+class FakeTime:
+    """A clock that only moves when a sleeper sleeps, and remembers every sleep."""
+
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        await anyio.lowlevel.checkpoint()
+
+
+# --- parse_rate ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "per_second"),
+    [
+        ("10/s", 10.0),
+        ("10/sec", 10.0),
+        ("5 / second", 5.0),
+        ("600/min", 10.0),
+        ("120/m", 2.0),
+        ("30/minutes", 0.5),
+        ("3600/h", 1.0),
+        ("7200/hour", 2.0),
+        ("1.5/s", 1.5),
+        ("600/MIN", 10.0),
+    ],
+)
+def test_parse_rate_reads_human_rates(text: str, per_second: float) -> None:
+    assert parse_rate(text) == pytest.approx(per_second)
+    assert RateLimiter.parse_rate(text) == pytest.approx(per_second)
+
+
+@pytest.mark.parametrize("text", ["", "10", "10/day", "fast", "/s", "-5/s", "0/s", "10 per second"])
+def test_parse_rate_rejects_anything_else(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_rate(text)
+
+
+# --- pacing --------------------------------------------------------------------------------------
+
+
+def test_unlimited_state_lets_everything_go_at_once() -> None:
+    assert reserve_many(RateLimitState(), 50) == [0.0] * 50
+
+
+def test_concurrent_reservations_get_evenly_spaced_slots() -> None:
+    delays = reserve_many(RateLimitState(rate=10.0), 5)
+    assert delays == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+
+
+def test_burst_goes_back_to_back_then_pacing_applies() -> None:
+    delays = reserve_many(RateLimitState(rate=10.0, burst=3), 6)
+    assert delays == pytest.approx([0.0, 0.0, 0.0, 0.1, 0.2, 0.3])
+
+
+def test_idle_time_does_not_build_credit_beyond_the_burst() -> None:
+    state = RateLimitState(rate=10.0, burst=2)
+    reserve_many(state, 2, now=0.0)
+    assert reserve_many(state, 4, now=1000.0) == pytest.approx([0.0, 0.0, 0.1, 0.2])
+
+
+def test_reservations_spaced_in_time_need_no_wait() -> None:
+    state = RateLimitState(rate=10.0)
+    assert [state.reserve(t / 10) for t in range(5)] == pytest.approx([0.0] * 5)
+
+
+@given(
+    rate=st.floats(min_value=0.1, max_value=1000.0),
+    steps=st.lists(st.floats(min_value=0.0, max_value=2.0), min_size=1, max_size=40),
+)
+def test_slots_are_never_in_the_past_and_never_closer_than_the_interval(
+    rate: float, steps: list[float]
+) -> None:
+    state = RateLimitState(rate=rate)
+    now, slots = 0.0, []
+    for step in steps:
+        now += step
+        delay = state.reserve(now)
+        assert delay >= 0.0
+        slots.append(now + delay)
+    assert all(gap >= 1.0 / rate - 1e-9 for gap in gaps(slots))
+
+
+def test_constructor_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        RateLimitState(rate=0.0)
+    with pytest.raises(ValueError):
+        RateLimitState(rate=5.0, burst=0)
+
+
+# --- learning from headers -----------------------------------------------------------------------
+
+
+def test_x_ratelimit_limit_alone_is_taken_as_a_laravel_minute() -> None:
+    state = RateLimitState()
+    state.on_response({"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "599"}, now=0.0)
+    assert state.rate(0.0) == pytest.approx(0.95 * 600 / 60)
+    assert gaps(reserve_many(state, 3)) == pytest.approx([1 / 9.5, 1 / 9.5])
+
+
+def test_a_configured_rate_above_the_servers_is_lowered_to_it() -> None:
+    state = RateLimitState(rate=100.0)
+    state.on_response({"X-RateLimit-Limit": "60"}, now=0.0)
+    assert state.rate(0.0) == pytest.approx(0.95)
+
+
+def test_a_configured_rate_below_the_servers_is_kept() -> None:
+    state = RateLimitState(rate=0.5)
+    state.on_response({"X-RateLimit-Limit": "600"}, now=0.0)
+    assert state.rate(0.0) == 0.5
+
+
+@pytest.mark.parametrize("policy", ["100;w=10", '"default";q=100;w=10', "100;w=10, 1000;w=3600"])
+def test_ratelimit_policy_gives_the_window(policy: str) -> None:
+    state = RateLimitState()
+    state.on_response({"RateLimit-Policy": policy, "RateLimit-Remaining": "90"}, now=0.0)
+    assert state.rate(0.0) == pytest.approx(0.95 * 100 / 10)
+
+
+def test_ietf_headers_fill_the_info() -> None:
+    state = RateLimitState()
+    headers = {"RateLimit-Limit": "100", "RateLimit-Remaining": "42", "RateLimit-Reset": "30"}
+    state.on_response(headers, now=5.0, unix_now=UNIX)
+    assert state.info == RateLimitInfo(limit=100, remaining=42, reset=UNIX + 30)
+
+
+def test_x_ratelimit_headers_fill_the_info_with_unix_reset() -> None:
+    state = RateLimitState()
+    headers = {
+        "X-RateLimit-Limit": "60",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(UNIX) + 25),
+    }
+    state.on_response(headers, now=7.0, unix_now=UNIX)
+    assert state.info == RateLimitInfo(limit=60, remaining=0, reset=UNIX + 25)
+
+
+def test_info_is_empty_until_the_server_says_something() -> None:
+    state = RateLimitState()
+    state.on_response({"Content-Type": "application/json"}, now=0.0)
+    assert state.info == RateLimitInfo()
+    assert state.rate(0.0) is None
+
+
+def test_unix_reset_is_converted_onto_the_states_own_timebase() -> None:
+    # State on a monotonic clock reading 1000 while the wall clock reads UNIX.
+    state = RateLimitState(rate=10.0)
+    headers = {
+        "X-RateLimit-Limit": "60",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(UNIX) + 30),
+    }
+    state.on_response(headers, now=1000.0, unix_now=UNIX)
+    assert state.cooldown_until == pytest.approx(1030.0)
+    assert state.reserve(1000.0) == pytest.approx(30.0)
+
+
+def test_low_remaining_is_spread_over_the_time_until_reset() -> None:
+    state = RateLimitState()
+    state.on_response(
+        {"RateLimit-Limit": "100", "RateLimit-Remaining": "5", "RateLimit-Reset": "50"}, now=0.0
+    )
+    assert state.rate(0.0) == pytest.approx(0.1)
+    assert gaps(reserve_many(state, 3)) == pytest.approx([10.0, 10.0])
+
+
+def test_low_remaining_without_reset_assumes_a_whole_window_is_left() -> None:
+    state = RateLimitState()
+    state.on_response({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "3"}, now=0.0)
+    assert state.rate(0.0) == pytest.approx(3 / 60)
+
+
+def test_spreading_ends_when_the_window_resets() -> None:
+    state = RateLimitState()
+    state.on_response(
+        {"RateLimit-Limit": "100", "RateLimit-Remaining": "5", "RateLimit-Reset": "50"}, now=0.0
+    )
+    state.on_response(
+        {"RateLimit-Limit": "100", "RateLimit-Remaining": "99", "RateLimit-Reset": "60"}, now=51.0
+    )
+    assert state.rate(51.0) == pytest.approx(0.95 * 100 / 60)
+
+
+def test_spreading_ends_as_soon_as_remaining_recovers_even_before_the_assumed_reset() -> None:
+    # Without a reset header a whole window is assumed; a refilled quota proves the window reset.
+    state = RateLimitState()
+    state.on_response({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "3"}, now=0.0)
+    state.on_response({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99"}, now=10.0)
+    assert state.rate(10.0) == pytest.approx(0.95 * 100 / 60)
+
+
+def test_plenty_remaining_does_not_slow_down() -> None:
+    state = RateLimitState()
+    state.on_response(
+        {"RateLimit-Limit": "100", "RateLimit-Remaining": "50", "RateLimit-Reset": "50"}, now=0.0
+    )
+    assert state.rate(0.0) == pytest.approx(0.95 * 100 / 60)
+
+
+# --- the shared cooldown after a 429 -------------------------------------------------------------
+
+
+def test_after_a_429_every_reservation_waits_for_the_cooldown_then_goes_paced() -> None:
+    state = RateLimitState(rate=10.0)
+    state.on_429(retry_after=1.0, now=0.0)
+    delays = reserve_many(state, 20)
+    assert min(delays) == pytest.approx(1.0)
+    assert gaps(delays) == pytest.approx([1 / 8.0] * 19)
+
+
+def test_a_429_lowers_the_pace_by_a_fifth() -> None:
+    state = RateLimitState(rate=10.0)
+    state.on_429(1.0, now=0.0)
+    assert state.rate(5.0) == pytest.approx(8.0)
+
+
+def test_429_echoes_during_the_same_cooldown_do_not_lower_the_pace_again() -> None:
+    state = RateLimitState(rate=10.0)
+    for _ in range(20):
+        state.on_429(1.0, now=0.1)
+    assert state.rate(5.0) == pytest.approx(8.0)
+
+
+def test_a_429_after_the_cooldown_lowers_the_pace_again() -> None:
+    state = RateLimitState(rate=10.0)
+    state.on_429(1.0, now=0.0)
+    state.on_429(1.0, now=2.0)
+    assert state.rate(5.0) == pytest.approx(6.4)
+
+
+def test_reading_the_429s_own_headers_first_does_not_cancel_the_slowdown() -> None:
+    state = RateLimitState()
+    headers = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "10"}
+    state.on_response(headers, now=0.0)
+    state.on_429(10.0, now=0.0)
+    assert state.rate(20.0) == pytest.approx(0.95 * 0.8)
+    assert state.cooldown_until == 10.0
+
+
+def test_a_429_without_retry_after_uses_the_known_reset() -> None:
+    state = RateLimitState(rate=1.0)
+    state.on_response(
+        {"RateLimit-Limit": "60", "RateLimit-Remaining": "10", "RateLimit-Reset": "12"}, now=0.0
+    )
+    state.on_429(None, now=2.0)
+    assert state.cooldown_until == pytest.approx(12.0)
+
+
+def test_a_429_saying_nothing_cools_down_for_a_few_seconds() -> None:
+    state = RateLimitState(rate=1.0)
+    state.on_429(None, now=3.0)
+    assert state.cooldown_until == 3.0 + DEFAULT_COOLDOWN
+    assert 1.0 <= DEFAULT_COOLDOWN <= 10.0
+
+
+def test_after_a_429_with_no_known_rate_requests_still_go_out_paced() -> None:
+    state = RateLimitState()
+    state.on_429(1.0, now=0.0)
+    delays = reserve_many(state, 5)
+    assert delays[0] == pytest.approx(1.0)
+    assert all(gap > 0.0 for gap in gaps(delays))
+
+
+def test_the_burst_is_spent_after_a_429() -> None:
+    state = RateLimitState(rate=10.0, burst=5)
+    state.on_429(1.0, now=0.0)
+    delays = reserve_many(state, 3)
+    assert gaps(delays) == pytest.approx([1 / 8.0, 1 / 8.0])
+
+
+def test_a_longer_cooldown_is_never_shortened_by_a_later_shorter_one() -> None:
+    state = RateLimitState(rate=10.0)
+    state.on_429(10.0, now=0.0)
+    state.on_429(1.0, now=0.5)
+    assert state.cooldown_until == 10.0
+
+
+# --- RateLimiter: the async gate -----------------------------------------------------------------
+
+
+async def test_twenty_acquirers_after_a_429_share_one_cooldown_and_go_out_paced() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(10.0, clock=fake.clock, sleep=fake.sleep)
+    limiter.cooldown(1.0)
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(limiter.acquire)
+    assert len(fake.sleeps) == 20
+    assert min(fake.sleeps) >= 1.0
+    assert sorted(fake.sleeps) == pytest.approx([1.0 + i / 8.0 for i in range(20)])
+
+
+async def test_twenty_real_acquirers_after_a_429_wait_the_cooldown_and_are_staggered() -> None:
+    limiter = RateLimiter(100.0)
+    started = time.monotonic()
+    limiter.cooldown(1.0)
+    released: list[float] = []
+
+    async def request() -> None:
+        await limiter.acquire()
+        released.append(time.monotonic() - started)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(request)
+    assert min(released) >= 1.0 - 0.01
+    assert max(released) - min(released) >= 19 / 80 * 0.9
+
+
+async def test_a_cooldown_that_starts_while_waiting_moves_the_waiter_behind_it() -> None:
+    fake = FakeTime(start=0.0)
+    limiter = RateLimiter(1.0, clock=fake.clock, sleep=fake.sleep)
+    await limiter.acquire()  # takes the slot at 0.0
+
+    async def sleep_during_which_a_429_arrives(delay: float) -> None:
+        fake.sleeps.append(delay)
+        if len(fake.sleeps) == 1:
+            limiter.cooldown(5.0)  # another request got a 429 while we waited for our slot
+        fake.now += delay
+
+    limiter._sleep = sleep_during_which_a_429_arrives
+    await limiter.acquire()
+    assert fake.sleeps[0] == pytest.approx(1.0)
+    assert fake.now >= 5.0
+
+
+async def test_acquire_does_not_sleep_when_a_slot_is_free() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(clock=fake.clock, sleep=fake.sleep)
+    for _ in range(10):
+        await limiter.acquire()
+    assert fake.sleeps == []
+
+
+def test_limiter_accepts_a_human_rate() -> None:
+    limiter = RateLimiter("600/min")
+    assert limiter.state.rate(0.0) == pytest.approx(10.0)
+
+
+def test_observe_converts_wall_clock_reset_with_the_injected_clocks() -> None:
+    fake = FakeTime(start=50.0)
+    limiter = RateLimiter(clock=fake.clock, wall_clock=lambda: UNIX)
+    limiter.observe(
+        {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(UNIX) + 9)}
+    )
+    assert limiter.info == RateLimitInfo(limit=60, remaining=0, reset=UNIX + 9)
+    assert limiter.cooldown_until == pytest.approx(59.0)
