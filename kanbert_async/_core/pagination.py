@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -130,41 +130,34 @@ class AsyncPager(Generic[T]):
         page = await self._fetch(self._query, self._start_cursor)
         return Page(page.items[: self._max_items], page.cursor, page.next_cursor, page.meta)
 
-    async def pages(self) -> AsyncGenerator[Page[T], None]:
-        """Pages in order; breaking out cancels any prefetch in flight."""
+    def pages(self) -> _PagerPages[T]:
+        """Pages in order; breaking out (or cancelling) cancels any prefetch in flight."""
         if self._started:
             raise InvalidRequestError(f"{self._operation}: a pager can be iterated once; call the list method again")
         self._started = True
-        remaining = self._max_items
         stream = _PageStream(self._fetch, self._query, self._start_cursor, self._prefetch, self._operation)
-        try:
-            count = 0
-            async for page in stream:
-                count += 1
-                if remaining is not None:
-                    page = Page(page.items[:remaining], page.cursor, page.next_cursor, page.meta)
-                    remaining -= len(page.items)
-                self.cursor = page.next_cursor
-                yield page
-                if (remaining is not None and remaining <= 0) or (
-                    self._max_pages is not None and count >= self._max_pages
-                ):
-                    return
-        finally:
-            await stream.aclose()
+        return _PagerPages(self, stream)
 
-    async def __aiter__(self) -> AsyncIterator[T]:
-        pages = self.pages()
-        try:
-            async for page in pages:
-                for item in page.items:
-                    yield item
-        finally:
-            await pages.aclose()
+    def __aiter__(self) -> _Items[T]:
+        return _Items(self.pages())
+
+    def _limit(self, page: Page[T], count: int) -> tuple[Page[T], bool]:
+        """Apply max_items/max_pages to the ``count``-th page; also whether the listing stops here."""
+        stop = self._max_pages is not None and count >= self._max_pages
+        if self._max_items is not None:
+            page = Page(page.items[: self._max_items], page.cursor, page.next_cursor, page.meta)
+            self._max_items -= len(page.items)
+            stop = stop or self._max_items <= 0
+        self.cursor = page.next_cursor
+        return page, stop
 
     async def to_list(self) -> list[T]:
         """Every item in a list (mind the memory for large listings)."""
-        return [item async for item in self]
+        items = _Items(self.pages())
+        try:
+            return [item async for item in items]
+        finally:
+            await items.aclose()
 
     def partitioned(
         self,
@@ -203,6 +196,88 @@ class AsyncPager(Generic[T]):
         )
 
 
+async def _produce(
+    fetch: PageFetcher[Any],
+    query: Mapping[str, Any],
+    cursor: str | None,
+    guard: _CursorGuard,
+    queue: asyncio.Queue[Page[Any] | BaseException | None],
+    permits: asyncio.Semaphore,
+) -> None:
+    """Fetch pages ahead into ``queue``; a permit per page fetched but not yet taken bounds memory."""
+    try:
+        while True:
+            await permits.acquire()
+            page = await fetch(query, cursor)
+            guard.check(page)
+            queue.put_nowait(page)
+            cursor = page.next_cursor
+            if cursor is None:
+                queue.put_nowait(None)
+                return
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # handed to the consumer, which raises it in its own task
+        queue.put_nowait(exc)
+
+
+class _PagerPages(Generic[T]):
+    """The page iterator of an :class:`AsyncPager` (a class, not an async generator, so dropping it
+    on ``break`` cancels the prefetch at once instead of leaving a finaliser task behind)."""
+
+    def __init__(self, pager: AsyncPager[T], stream: _PageStream) -> None:
+        self._pager = pager
+        self._stream = stream
+        self._count = 0
+        self._stopped = False
+
+    def __aiter__(self) -> _PagerPages[T]:
+        return self
+
+    async def __anext__(self) -> Page[T]:
+        if self._stopped:
+            raise StopAsyncIteration
+        try:
+            page = await self._stream.__anext__()
+        except BaseException:
+            await self._stream.aclose()
+            raise
+        self._count += 1
+        page, self._stopped = self._pager._limit(page, self._count)
+        if self._stopped:
+            await self._stream.aclose()
+        return page
+
+    async def aclose(self) -> None:
+        """Stop early: cancel and await any prefetch in flight."""
+        self._stopped = True
+        await self._stream.aclose()
+
+
+class _Items(Generic[T]):
+    """Items of a page iterator, one by one."""
+
+    def __init__(self, pages: _PagerPages[T] | _ScanPages[T]) -> None:
+        self._pages = pages
+        self._current: list[T] = []
+        self._index = 0
+
+    def __aiter__(self) -> _Items[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        while self._index >= len(self._current):
+            self._current = (await self._pages.__anext__()).items
+            self._index = 0
+        item = self._current[self._index]
+        self._index += 1
+        return item
+
+    async def aclose(self) -> None:
+        """Stop early, cancelling fetches in flight."""
+        await self._pages.aclose()
+
+
 class _PageStream:
     """Pages of one cursor chain, with up to ``depth`` pages fetched ahead by a background task."""
 
@@ -229,11 +304,16 @@ class _PageStream:
             return await self._next_inline()
         if self._task is None:
             self._queue = asyncio.Queue()
-            self._permits = asyncio.Semaphore(self._depth + 1)
-            self._task = asyncio.get_running_loop().create_task(self._produce())
+            self._permits = asyncio.Semaphore(self._depth)
+            # The task gets the pieces it needs, not `self`: a task referring back to this stream
+            # would keep it alive, and __del__ could never cancel the task on `break`.
+            self._task = asyncio.get_running_loop().create_task(
+                _produce(self._fetch, self._query, self._cursor, self._guard, self._queue, self._permits)
+            )
         assert self._queue is not None and self._permits is not None
         result = await self._queue.get()
-        self._permits.release()
+        if isinstance(result, Page):
+            self._permits.release()
         if result is None:
             self._done = True
             raise StopAsyncIteration
@@ -249,25 +329,6 @@ class _PageStream:
         if page.next_cursor is None:
             self._done = True
         return page
-
-    async def _produce(self) -> None:
-        assert self._queue is not None and self._permits is not None
-        cursor = self._cursor
-        try:
-            while True:
-                # A permit per page held (queued or in flight): memory stays at depth + 1 pages.
-                await self._permits.acquire()
-                page = await self._fetch(self._query, cursor)
-                self._guard.check(page)
-                self._queue.put_nowait(page)
-                cursor = page.next_cursor
-                if cursor is None:
-                    self._queue.put_nowait(None)
-                    return
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # handed to the consumer, which raises it in its own task
-            self._queue.put_nowait(exc)
 
     async def aclose(self) -> None:
         """Cancel the prefetch in flight and wait for it, so no task or connection is left behind."""
@@ -467,68 +528,41 @@ class PartitionedScan(Generic[T]):
         return "isnull" in self._field.operators
 
     # -- running ----------------------------------------------------------------------------
-    async def __aiter__(self) -> AsyncIterator[T]:
-        pages = self.pages()
-        try:
-            async for page in pages:
-                for item in page.items:
-                    yield item
-        finally:
-            await pages.aclose()
+    def __aiter__(self) -> _Items[T]:
+        return _Items(self.pages())
 
-    async def pages(self) -> AsyncGenerator[Page[T], None]:
+    def pages(self) -> _ScanPages[T]:
         """Pages from all partitions as they arrive (each item once; duplicates dropped and counted)."""
-        queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue(maxsize=self._concurrency)
-        pending = await self._plan()
-        self.stats.partitions = len(pending)
-        active: list[_Partition] = []
-        delivered = 0
+        return _ScanPages(self)
 
-        async def worker() -> None:
-            while True:
-                partition = pending.pop(0) if pending else (self._steal(active) if self._split else None)
-                if partition is None:
-                    return
-                active.append(partition)
-                try:
-                    await self._walk(partition, queue)
-                finally:
-                    active.remove(partition)
-
-        async def run() -> None:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(min(self._concurrency, max(len(pending), 1))):
-                        group.create_task(worker())
-                await queue.put(None)
-            except BaseException as exc:
-                if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-                    exc = exc.exceptions[0]
-                if not isinstance(exc, asyncio.CancelledError):
-                    await queue.put(exc)
-                raise
-
-        runner = asyncio.get_running_loop().create_task(run())
+    async def _run(self, queue: asyncio.Queue[Page[T] | BaseException | None]) -> None:
+        """Plan the partitions, then walk them with ``concurrency`` workers; None on the queue ends it."""
         try:
-            while True:
-                result = await queue.get()
-                if result is None:
-                    return
-                if isinstance(result, BaseException):
-                    raise result
-                fresh = self._dedupe(result.items)
-                if self._max_items is not None:
-                    fresh = fresh[: self._max_items - delivered]
-                delivered += len(fresh)
-                self.stats.items += len(fresh)
-                yield Page(fresh, result.cursor, result.next_cursor, result.meta)
-                if self._max_items is not None and delivered >= self._max_items:
-                    return
-        finally:
-            if not runner.done():
-                runner.cancel()
-            with contextlib.suppress(BaseException):
-                await runner
+            pending = await self._plan()
+            self.stats.partitions = len(pending)
+            active: list[_Partition] = []
+
+            async def worker() -> None:
+                while True:
+                    partition = pending.pop(0) if pending else (self._steal(active) if self._split else None)
+                    if partition is None:
+                        return
+                    active.append(partition)
+                    try:
+                        await self._walk(partition, queue)
+                    finally:
+                        active.remove(partition)
+
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self._concurrency, max(len(pending), 1))):
+                    group.create_task(worker())
+            await queue.put(None)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]
+            await queue.put(exc)
 
     def _dedupe(self, items: list[T]) -> list[T]:
         fresh = []
@@ -604,3 +638,56 @@ def _field_value(item: Any, dotted: str) -> Any:
         value = getattr(value, part, None) if not isinstance(value, Mapping) else value.get(part)
     return value
 
+
+
+class _ScanPages(Generic[T]):
+    """The page iterator of a :class:`PartitionedScan`; dropping or closing it cancels every walker."""
+
+    def __init__(self, scan: PartitionedScan[T]) -> None:
+        self._scan = scan
+        self._queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue(maxsize=scan._concurrency)
+        self._runner: asyncio.Task[None] | None = None
+        self._delivered = 0
+        self._done = False
+
+    def __aiter__(self) -> _ScanPages[T]:
+        return self
+
+    async def __anext__(self) -> Page[T]:
+        if self._done:
+            raise StopAsyncIteration
+        if self._runner is None:
+            self._runner = asyncio.get_running_loop().create_task(self._scan._run(self._queue))
+        try:
+            result = await self._queue.get()
+        except BaseException:
+            await self.aclose()
+            raise
+        if result is None:
+            self._done = True
+            raise StopAsyncIteration
+        if isinstance(result, BaseException):
+            await self.aclose()
+            raise result
+        scan = self._scan
+        fresh = scan._dedupe(result.items)
+        if scan._max_items is not None:
+            fresh = fresh[: scan._max_items - self._delivered]
+            if self._delivered + len(fresh) >= scan._max_items:
+                await self.aclose()
+        self._delivered += len(fresh)
+        scan.stats.items += len(fresh)
+        return Page(fresh, result.cursor, result.next_cursor, result.meta)
+
+    async def aclose(self) -> None:
+        """Stop the scan: cancel every partition walker and wait for them."""
+        self._done = True
+        runner, self._runner = self._runner, None
+        if runner is not None and not runner.done():
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+
+    def __del__(self) -> None:
+        if self._runner is not None and not self._runner.done():
+            self._runner.cancel()
