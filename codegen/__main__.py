@@ -52,7 +52,9 @@ def render(spec_path: Path, overlay_path: Path | None) -> tuple[dict[str, str], 
 def _format(directory: Path) -> None:
     ruff = [sys.executable, "-m", "ruff"]
     common = ["--isolated", "--line-length", "110", "--target-version", "py311"]
-    subprocess.run([*ruff, "check", "--quiet", *common, "--select", "I,F401", "--fix", str(directory)], check=True)
+    subprocess.run(
+        [*ruff, "check", "--quiet", *common, "--select", "I,F401", "--fix", str(directory)], check=True
+    )
     subprocess.run([*ruff, "format", "--quiet", *common, str(directory)], check=True)
 
 
@@ -60,7 +62,9 @@ def _stale(fresh: Path, current: Path) -> list[str]:
     fresh_files = {p.relative_to(fresh) for p in fresh.rglob("*.py")}
     current_files = {p.relative_to(current) for p in current.rglob("*.py")} if current.exists() else set()
     stale = [str(p) for p in sorted(fresh_files ^ current_files)]
-    stale += [str(p) for p in sorted(fresh_files & current_files) if not filecmp.cmp(fresh / p, current / p, False)]
+    stale += [
+        str(p) for p in sorted(fresh_files & current_files) if not filecmp.cmp(fresh / p, current / p, False)
+    ]
     return sorted(stale)
 
 
@@ -97,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.output.exists():
             shutil.rmtree(args.output)
         shutil.copytree(fresh, args.output)
-    print(f"codegen: wrote {len(files)} files to {args.output}" + (f" ({len(stale)} changed)" if stale else ""))
+    print(
+        f"codegen: wrote {len(files)} files to {args.output}" + (f" ({len(stale)} changed)" if stale else "")
+    )
     return 0
 
 

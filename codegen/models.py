@@ -12,18 +12,24 @@ from pathlib import Path
 from codegen.spec import Spec, SpecError
 
 DMCG_ARGS = [
-    "--input-file-type", "openapi",
-    "--output-model-type", "msgspec.Struct",
-    "--target-python-version", "3.11",
+    "--input-file-type",
+    "openapi",
+    "--output-model-type",
+    "msgspec.Struct",
+    "--target-python-version",
+    "3.11",
     "--use-standard-collections",
     "--use-union-operator",
     "--use-schema-description",
     "--use-field-description",
     "--keyword-only",
-    "--output-datetime-class", "datetime",
+    "--output-datetime-class",
+    "datetime",
     "--disable-timestamp",
-    "--base-class", "kanbert_async._core.model.Model",
-    "--formatters", "builtin",
+    "--base-class",
+    "kanbert_async._core.model.Model",
+    "--formatters",
+    "builtin",
 ]
 
 _DMCG_HEADER = re.compile(r"\A(#[^\n]*\n)+")
@@ -36,9 +42,21 @@ def generate_models(spec: Spec, header: str) -> str:
         target = Path(tmp) / "models.py"
         source.write_text(json.dumps(spec), encoding="utf-8")
         proc = subprocess.run(
-            [sys.executable, "-W", "default", "-m", "datamodel_code_generator",
-             "--input", str(source), "--output", str(target), *DMCG_ARGS],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-W",
+                "default",
+                "-m",
+                "datamodel_code_generator",
+                "--input",
+                str(source),
+                "--output",
+                str(target),
+                *DMCG_ARGS,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0 or proc.stderr.strip():
             raise SpecError(

@@ -13,7 +13,7 @@ _NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
 
 
 def snake(name: str) -> str:
-    """``outgoingInvoices`` / ``Outgoing Invoices`` / ``page[size]`` → ``outgoing_invoices`` / ``page_size``."""
+    """``outgoingInvoices``, ``Outgoing Invoices`` → ``outgoing_invoices``; ``page[size]`` → ``page_size``."""
     spaced = _CAMEL_BOUNDARY.sub("_", name)
     return _NON_WORD.sub("_", spaced).strip("_").lower()
 

@@ -200,7 +200,14 @@ def _body_params(
         if limit is not None:
             limits[prop] = limit
         params.append(
-            Param(prop, safe_identifier(prop), "body", annotation, prop in required, resolved.get("description", ""))
+            Param(
+                prop,
+                safe_identifier(prop),
+                "body",
+                annotation,
+                prop in required,
+                resolved.get("description", ""),
+            )
         )
     return kind, params, limits
 
@@ -240,7 +247,14 @@ def read_operations(spec: Spec, models: set[str]) -> list[Op]:
         for raw in raw_params:
             if raw["in"] == "path":
                 op.params.append(
-                    Param(raw["name"], safe_identifier(raw["name"]), "path", "str", True, raw.get("description", ""))
+                    Param(
+                        raw["name"],
+                        safe_identifier(raw["name"]),
+                        "path",
+                        "str",
+                        True,
+                        raw.get("description", ""),
+                    )
                 )
             elif raw["in"] == "query" and not (paginated and raw["name"] == CURSOR_PARAM):
                 op.params.append(_query_param(spec, raw, models, caps))
@@ -291,7 +305,11 @@ def _link_recoveries(spec: Spec, ops: list[Op]) -> None:
                 and "'external_id'" in query["find_by"].annotation
                 and len(path_params) == 1
             ):
-                scope_fields = {"external_origin": "origin"} if "external_origin" in body_names and "origin" in query else {}
+                scope_fields = (
+                    {"external_origin": "origin"}
+                    if "external_origin" in body_names and "origin" in query
+                    else {}
+                )
                 create.recovery = {
                     "lookup": lookup.const_name,
                     "key_field": "external_id",

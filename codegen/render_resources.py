@@ -68,7 +68,9 @@ def _param_doc(param: Param) -> str:
 
 def _arg_doc(text: str) -> str:
     """One entry of a docstring's Args section, wrapped under its name (Google style)."""
-    return textwrap.fill(text, 104, initial_indent="    ", subsequent_indent="        ", break_long_words=False)
+    return textwrap.fill(
+        text, 104, initial_indent="    ", subsequent_indent="        ", break_long_words=False
+    )
 
 
 def _type_aliases(op: Op) -> list[str]:
@@ -80,10 +82,18 @@ def _type_aliases(op: Op) -> list[str]:
     out = []
     if "SortArg" in annotations:
         values = ", ".join(repr(v) for s in sorted(caps.sorts) for v in (s, f"-{s}"))
-        out.append(f"{_alias(op, 'Sort')}: TypeAlias = Literal[{values}]" if values else f"{_alias(op, 'Sort')}: TypeAlias = str")
+        out.append(
+            f"{_alias(op, 'Sort')}: TypeAlias = Literal[{values}]"
+            if values
+            else f"{_alias(op, 'Sort')}: TypeAlias = str"
+        )
     if "IncludeArg" in annotations:
         values = ", ".join(repr(i) for i in sorted(caps.includes))
-        out.append(f"{_alias(op, 'Include')}: TypeAlias = Literal[{values}]" if values else f"{_alias(op, 'Include')}: TypeAlias = str")
+        out.append(
+            f"{_alias(op, 'Include')}: TypeAlias = Literal[{values}]"
+            if values
+            else f"{_alias(op, 'Include')}: TypeAlias = str"
+        )
     return out
 
 
@@ -208,8 +218,19 @@ def render_resource(resource: str, ops: list[Op]) -> str:
     models = sorted(
         {m for op in ops for m in (op.response_model, op.item_model) if m}
         | {word for op in ops for p in op.params for word in _words(p.annotation) if word[:1].isupper()}
-        - {"Any", "Literal", "Mapping", "Sequence", "FileInput", "Filter", "Computed", "None", "SortArg",
-           "IncludeArg", "UnsetType"}
+        - {
+            "Any",
+            "Literal",
+            "Mapping",
+            "Sequence",
+            "FileInput",
+            "Filter",
+            "Computed",
+            "None",
+            "SortArg",
+            "IncludeArg",
+            "UnsetType",
+        }
     )
     class_name = pascal(resource)
     tag = ops[0].tag

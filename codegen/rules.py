@@ -51,8 +51,27 @@ def relax_includable_relations(spec: Spec) -> Spec:
 
 #: String formats that change the Python type; any other format (e.g. "ISO 3166-1 alpha-2") only
 #: documents the value, and the model generator would warn about it.
-TYPED_FORMATS = frozenset({"date", "date-time", "time", "duration", "binary", "byte", "uri", "email", "uuid",
-                           "int32", "int64", "float", "double", "ipv4", "ipv6", "hostname", "password"})
+TYPED_FORMATS = frozenset(
+    {
+        "date",
+        "date-time",
+        "time",
+        "duration",
+        "binary",
+        "byte",
+        "uri",
+        "email",
+        "uuid",
+        "int32",
+        "int64",
+        "float",
+        "double",
+        "ipv4",
+        "ipv6",
+        "hostname",
+        "password",
+    }
+)
 
 
 def document_free_text_formats(spec: Spec) -> Spec:

@@ -51,7 +51,9 @@ def parse_target(target: str) -> list[str | int]:
         if match is None:
             raise SpecError(f"overlay target {target!r}: cannot read from position {pos}")
         name, single, double, index = match.groups()
-        keys.append(int(index) if index is not None else next(g for g in (name, single, double) if g is not None))
+        keys.append(
+            int(index) if index is not None else next(g for g in (name, single, double) if g is not None)
+        )
         pos = match.end()
     return keys
 

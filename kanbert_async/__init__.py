@@ -37,7 +37,7 @@ from ._core.ratelimit import RateLimitInfo
 from ._core.retry import RetryPolicy
 from ._core.transport import BinaryResponse, Stats, Timeout
 from ._version import __version__
-from .filters import F, Computed, desc
+from .filters import Computed, F, desc
 
 __all__ = [
     "DEFAULT_BASE_URL",

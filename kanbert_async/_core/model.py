@@ -19,7 +19,7 @@ class Model(msgspec.Struct, kw_only=True, gc=False):
     """Base of every Kanbert model: keyword-only construction, no GC tracking, unknown keys ignored."""
 
 
-class KanbertEnum(str, enum.Enum):
+class KanbertEnum(enum.StrEnum):
     """Base of every Kanbert enum.
 
     A value Kanbert adds after this SDK was generated still decodes: it becomes a pseudo-member whose
@@ -39,6 +39,3 @@ class KanbertEnum(str, enum.Enum):
             member._value_ = value
             cls._value2member_map_[value] = member
         return member
-
-    def __str__(self) -> str:
-        return str(self.value)

@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import itertools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from .capabilities import Capabilities, FilterField
 from .errors import InvalidRequestError, PaginationError
 
-__all__ = ["AsyncPager", "Page", "PageFetcher", "PartitionedScan", "ScanStats"]
+__all__ = ["AsyncPager", "Page", "PageFetcher", "PartitionRange", "PartitionedScan", "ScanStats"]
 
 T = TypeVar("T")
 logger = logging.getLogger("kanbert_async")
@@ -34,6 +35,21 @@ class Page(Generic[T]):
     cursor: str | None
     next_cursor: str | None
     meta: Any = None
+    #: In a partitioned scan: the index of the partition (in :meth:`PartitionedScan.plan`) it belongs to.
+    partition: int | None = None
+    #: With :meth:`AsyncPager.keep_raw`: each item's JSON exactly as the server sent it.
+    raw: list[Any] | None = None
+
+    def subset(self, keep: list[int], *, next_cursor: str | object | None = ...) -> Page[T]:
+        """The same page with only the items at positions ``keep`` (raw JSON kept aligned)."""
+        return Page(
+            [self.items[i] for i in keep],
+            self.cursor,
+            self.next_cursor if next_cursor is ... else next_cursor,  # type: ignore[arg-type]
+            self.meta,
+            self.partition,
+            None if self.raw is None else [self.raw[i] for i in keep],
+        )
 
     @property
     def is_last(self) -> bool:
@@ -102,10 +118,12 @@ class AsyncPager(Generic[T]):
         max_items: int | None = None,
         max_pages: int | None = None,
         prefetch: int = 1,
+        fetch_raw: PageFetcher[T] | None = None,
     ) -> None:
         if prefetch < 0:
             raise InvalidRequestError(f"{operation}: prefetch must be >= 0, not {prefetch}")
         self._fetch = fetch
+        self._fetch_raw = fetch_raw
         self._query = dict(query)
         self._operation = operation
         self._capabilities = capabilities
@@ -125,15 +143,27 @@ class AsyncPager(Generic[T]):
         """The list operation's id, e.g. ``outgoingInvoices.index``."""
         return self._operation
 
+    def keep_raw(self) -> AsyncPager[T]:
+        """Also hand out each item's JSON exactly as sent (``page.raw``), e.g. to archive it verbatim.
+
+        Each item is still decoded once; the raw bytes are spans of the response, not a copy.
+        """
+        if self._fetch_raw is None:
+            raise InvalidRequestError(f"{self._operation}: this pager cannot keep raw JSON")
+        self._fetch = self._fetch_raw
+        return self
+
     async def first_page(self) -> Page[T]:
         """Only the first page (honours ``start_cursor``)."""
         page = await self._fetch(self._query, self._start_cursor)
-        return Page(page.items[: self._max_items], page.cursor, page.next_cursor, page.meta)
+        return page.subset(list(range(len(page.items)))[: self._max_items])
 
     def pages(self) -> _PagerPages[T]:
         """Pages in order; breaking out (or cancelling) cancels any prefetch in flight."""
         if self._started:
-            raise InvalidRequestError(f"{self._operation}: a pager can be iterated once; call the list method again")
+            raise InvalidRequestError(
+                f"{self._operation}: a pager can be iterated once; call the list method again"
+            )
         self._started = True
         stream = _PageStream(self._fetch, self._query, self._start_cursor, self._prefetch, self._operation)
         return _PagerPages(self, stream)
@@ -145,7 +175,7 @@ class AsyncPager(Generic[T]):
         """Apply max_items/max_pages to the ``count``-th page; also whether the listing stops here."""
         stop = self._max_pages is not None and count >= self._max_pages
         if self._max_items is not None:
-            page = Page(page.items[: self._max_items], page.cursor, page.next_cursor, page.meta)
+            page = page.subset(list(range(min(len(page.items), self._max_items))))
             self._max_items -= len(page.items)
             stop = stop or self._max_items <= 0
         self.cursor = page.next_cursor
@@ -164,23 +194,39 @@ class AsyncPager(Generic[T]):
         by: str,
         parts: int = 8,
         *,
-        ranges: Sequence[tuple[Any, Any]] | None = None,
+        ranges: Sequence[PartitionRange | tuple[Any, Any]] | None = None,
         concurrency: int | None = None,
         split: bool = True,
+        resume: Mapping[int, str] | None = None,
+        skip: Collection[int] = (),
     ) -> PartitionedScan[T]:
         """Walk the listing as ``parts`` disjoint ranges of field ``by``, concurrently.
 
         ``by`` must be a date, datetime or currency field that the operation both filters (``lt``,
         ``gte``) and sorts on. Ranges come from the data (its min and max); explicit ``ranges`` —
-        ``(low, high)`` pairs, half-open, None for an open end — replace them. Records whose ``by``
-        is null get a partition of their own. A partition that turns out larger than the rest is
-        split while it runs (``split=False`` disables). The caller's own filter is combined with
-        each partition's range. Items arrive in completion order, each exactly once.
+        :class:`PartitionRange` or ``(low, high)`` pairs, half-open, None for an open end — replace
+        them. Records whose ``by`` is null get a partition of their own. A partition that turns out
+        larger than the rest is split while it runs (``split=False`` disables). The caller's own
+        filter is combined with each partition's range. Items arrive in completion order, each
+        exactly once; every page says which partition it came from (``page.partition``).
+
+        To checkpoint and resume a scan: persist ``await scan.plan()`` and, per partition, the
+        ``next_cursor`` of its last processed page; later pass ``ranges=`` the plan, ``split=False``,
+        ``resume={index: cursor}`` and ``skip=`` the finished partitions.
+
+        Example::
+
+            scan = kb.outgoing_invoices.list(page_size=100).partitioned(by="date_of_invoice", parts=8)
+            async for invoice in scan:
+                ...
+            print(scan.stats)
         """
         if self._started:
             raise InvalidRequestError(f"{self._operation}: this pager was already iterated")
         if self._capabilities is None:
-            raise InvalidRequestError(f"{self._operation}: this operation documents no filter table to partition on")
+            raise InvalidRequestError(
+                f"{self._operation}: this operation documents no filter table to partition on"
+            )
         self._started = True
         return PartitionedScan(
             self._fetch,
@@ -193,6 +239,8 @@ class AsyncPager(Generic[T]):
             concurrency=concurrency or parts,
             split=split,
             max_items=self._max_items,
+            resume=resume or {},
+            skip=frozenset(skip),
         )
 
 
@@ -282,7 +330,12 @@ class _PageStream:
     """Pages of one cursor chain, with up to ``depth`` pages fetched ahead by a background task."""
 
     def __init__(
-        self, fetch: PageFetcher[Any], query: Mapping[str, Any], cursor: str | None, depth: int, operation: str
+        self,
+        fetch: PageFetcher[Any],
+        query: Mapping[str, Any],
+        cursor: str | None,
+        depth: int,
+        operation: str,
     ) -> None:
         self._fetch = fetch
         self._query = query
@@ -398,6 +451,16 @@ class _Axis:
         return math.ceil(round(number / step, 6)) * step
 
 
+@dataclass(frozen=True, slots=True)
+class PartitionRange:
+    """One partition of a scan: values in ``[low, high)`` (None = open end), or the records whose
+    field is null (``nulls=True``). ``low``/``high`` are dates, datetimes or numbers."""
+
+    low: Any = None
+    high: Any = None
+    nulls: bool = False
+
+
 @dataclass(slots=True)
 class _Partition:
     """A half-open range [low, high) of the partition field (None = open end), or the null bucket."""
@@ -405,6 +468,8 @@ class _Partition:
     low: float | None
     high: float | None
     nulls: bool = False
+    index: int = 0
+    start_cursor: str | None = None
     #: Set when the partition is split while running: items at or above this value belong to another.
     stop_at: float | None = None
     position: float | None = None
@@ -423,10 +488,12 @@ class PartitionedScan(Generic[T]):
         capabilities: Capabilities,
         by: str,
         parts: int,
-        ranges: Sequence[tuple[Any, Any]] | None,
+        ranges: Sequence[PartitionRange | tuple[Any, Any]] | None,
         concurrency: int,
         split: bool,
         max_items: int | None = None,
+        resume: Mapping[int, str] | None = None,
+        skip: frozenset[int] = frozenset(),
     ) -> None:
         if parts < 1 or concurrency < 1:
             raise InvalidRequestError(f"{operation}: parts and concurrency must be >= 1")
@@ -436,13 +503,19 @@ class PartitionedScan(Generic[T]):
         self._operation = operation
         self._by = by
         self._parts = parts
-        self._ranges = ranges
+        self._ranges = [
+            r if isinstance(r, PartitionRange) else PartitionRange(*r) for r in ranges or ()
+        ] or None
+        self._resume = dict(resume or {})
+        self._skip = skip
+        self._planned: list[PartitionRange] | None = None
         self._concurrency = concurrency
         self._split = split
         self._max_items = max_items
         self._axis = _Axis("datetime" if self._field.type == "datetime" else self._field.type)
         self._seen: set[Any] = set()
         self._span_high: float | None = None
+        self._next_index = 0
         #: Counters, updated as the scan runs.
         self.stats = ScanStats()
 
@@ -461,31 +534,26 @@ class PartitionedScan(Generic[T]):
         return f"<PartitionedScan {self._operation} by={self._by} parts={self._parts}>"
 
     # -- planning ---------------------------------------------------------------------------
-    def _query_for(
-        self, partition: _Partition | None, *, sort: str | None = None, size: int | None = None
-    ) -> dict[str, Any]:
-        from kanbert_async.filters import F, and_
+    def _query_for(self, partition: _Partition) -> dict[str, Any]:
+        """The caller's query narrowed to one partition: an ``and`` of their filter and the range."""
+        from kanbert_async.filters import F, Filter, and_
 
         query = dict(self._query)
-        if partition is not None:
-            field_ = F(self._by)
-            if partition.nulls:
-                condition: Any = field_.is_null()
-            else:
-                bounds = []
-                if partition.low is not None:
-                    bounds.append(field_.gte(self._axis.from_number(partition.low)))
-                if partition.high is not None:
-                    bounds.append(field_.lt(self._axis.from_number(partition.high)))
-                condition = bounds[0] if len(bounds) == 1 else (bounds[0] & bounds[1]) if bounds else None
-            query["filter"] = and_(query.get("filter"), condition)
-            # Ascending by the partition field, so a running partition can be split at a value
-            # above everything it has yielded (see _steal).
-            query["sort"] = [self._by]
-        if sort is not None:
-            query["sort"] = [sort]
-        if size is not None:
-            query["page[size]"] = size
+        field_ = F(self._by)
+        condition: Filter | None
+        if partition.nulls:
+            condition = field_.is_null()
+        else:
+            bounds = []
+            if partition.low is not None:
+                bounds.append(field_.gte(self._axis.from_number(partition.low)))
+            if partition.high is not None:
+                bounds.append(field_.lt(self._axis.from_number(partition.high)))
+            condition = None if not bounds else bounds[0] if len(bounds) == 1 else bounds[0] & bounds[1]
+        query["filter"] = and_(query.get("filter"), condition)
+        # Ascending by the partition field, so a running partition can be split at a value above
+        # everything it has yielded (see _steal).
+        query["sort"] = [self._by]
         return query
 
     async def _probe(self, descending: bool) -> float | None:
@@ -502,26 +570,48 @@ class PartitionedScan(Generic[T]):
             return None
         return self._axis.to_number(_field_value(page.items[0], self._by))
 
-    async def _plan(self) -> list[_Partition]:
-        partitions: list[_Partition] = []
-        if self._ranges is not None:
-            for low, high in self._ranges:
-                partitions.append(
-                    _Partition(
-                        None if low is None else self._axis.to_number(low),
-                        None if high is None else self._axis.to_number(high),
-                    )
-                )
-            return partitions
+    async def plan(self) -> list[PartitionRange]:
+        """The partitions this scan walks (probing the field's min and max on first call)."""
+        if self._planned is None:
+            self._planned = self._ranges if self._ranges is not None else await self._plan_from_data()
+        return list(self._planned)
+
+    async def _plan_from_data(self) -> list[PartitionRange]:
+        ranges: list[PartitionRange] = []
         low, high = await self._probe(False), await self._probe(True)
         if low is not None and high is not None:
             self._span_high = high
-            cuts = sorted({self._axis.ceil(low + (high - low) * i / self._parts) for i in range(1, self._parts)})
+            cuts = sorted(
+                {self._axis.ceil(low + (high - low) * i / self._parts) for i in range(1, self._parts)}
+            )
             cuts = [c for c in cuts if low < c <= high]
             edges: list[float | None] = [None, *cuts, None]
-            partitions = [_Partition(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+            ranges = [
+                PartitionRange(
+                    None if a is None else self._axis.from_number(a),
+                    None if b is None else self._axis.from_number(b),
+                )
+                for a, b in itertools.pairwise(edges)
+            ]
         if self._nullable():
-            partitions.append(_Partition(None, None, nulls=True))
+            ranges.append(PartitionRange(nulls=True))
+        return ranges
+
+    async def _partitions(self) -> list[_Partition]:
+        """The plan as running partitions, minus skipped ones, each from its resume cursor."""
+        partitions = []
+        for index, r in enumerate(await self.plan()):
+            if index in self._skip:
+                continue
+            partitions.append(
+                _Partition(
+                    None if r.low is None else self._axis.to_number(r.low),
+                    None if r.high is None else self._axis.to_number(r.high),
+                    nulls=r.nulls,
+                    index=index,
+                    start_cursor=self._resume.get(index),
+                )
+            )
         return partitions
 
     def _nullable(self) -> bool:
@@ -538,7 +628,8 @@ class PartitionedScan(Generic[T]):
     async def _run(self, queue: asyncio.Queue[Page[T] | BaseException | None]) -> None:
         """Plan the partitions, then walk them with ``concurrency`` workers; None on the queue ends it."""
         try:
-            pending = await self._plan()
+            pending = await self._partitions()
+            self._next_index = len(await self.plan())
             self.stats.partitions = len(pending)
             active: list[_Partition] = []
 
@@ -564,19 +655,22 @@ class PartitionedScan(Generic[T]):
                 exc = exc.exceptions[0]
             await queue.put(exc)
 
-    def _dedupe(self, items: list[T]) -> list[T]:
+    def _dedupe(self, items: list[T]) -> list[int]:
+        """Positions of the items not seen before; a record moved between partitions mid-scan
+        (its field changed) would otherwise arrive twice."""
         fresh = []
-        for item in items:
+        for position, item in enumerate(items):
             key = _item_key(item)
             if key is None:
-                fresh.append(item)
+                fresh.append(position)
             elif key in self._seen:
                 self.stats.duplicates += 1
+                logger.info(
+                    "%s: dropped a duplicate of %r (it moved between partitions)", self._operation, key
+                )
             else:
                 self._seen.add(key)
-                fresh.append(item)
-        if self.stats.duplicates:
-            logger.debug("%s: %d duplicate items dropped so far", self._operation, self.stats.duplicates)
+                fresh.append(position)
         return fresh
 
     def _steal(self, active: list[_Partition]) -> _Partition | None:
@@ -605,12 +699,15 @@ class PartitionedScan(Generic[T]):
         victim.stop_at = cut
         self.stats.splits += 1
         self.stats.partitions += 1
-        return _Partition(cut, old_high)
+        self._next_index += 1
+        return _Partition(cut, old_high, index=self._next_index - 1)
 
-    async def _walk(self, partition: _Partition, queue: asyncio.Queue[Page[T] | BaseException | None]) -> None:
+    async def _walk(
+        self, partition: _Partition, queue: asyncio.Queue[Page[T] | BaseException | None]
+    ) -> None:
         query = self._query_for(partition)
         guard = _CursorGuard(self._operation)
-        cursor: str | None = None
+        cursor = partition.start_cursor
         while True:
             page = await self._fetch(query, cursor)
             guard.check(page)
@@ -618,11 +715,14 @@ class PartitionedScan(Generic[T]):
             items = page.items
             if items and not partition.nulls:
                 partition.position = self._axis.to_number(_field_value(items[-1], self._by))
+            page = Page(items, page.cursor, page.next_cursor, page.meta, partition.index, page.raw)
             if partition.stop_at is not None and not partition.nulls:
                 stop = partition.stop_at
-                kept = [i for i in items if self._axis.to_number(_field_value(i, self._by)) < stop]
-                if len(kept) < len(items):
-                    await queue.put(Page(kept, page.cursor, None, page.meta))
+                keep = [
+                    n for n, i in enumerate(items) if self._axis.to_number(_field_value(i, self._by)) < stop
+                ]
+                if len(keep) < len(items):
+                    await queue.put(page.subset(keep, next_cursor=None))
                     partition.done = True
                     return
             await queue.put(page)
@@ -637,7 +737,6 @@ def _field_value(item: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         value = getattr(value, part, None) if not isinstance(value, Mapping) else value.get(part)
     return value
-
 
 
 class _ScanPages(Generic[T]):
@@ -677,7 +776,7 @@ class _ScanPages(Generic[T]):
                 await self.aclose()
         self._delivered += len(fresh)
         scan.stats.items += len(fresh)
-        return Page(fresh, result.cursor, result.next_cursor, result.meta)
+        return result.subset(fresh)
 
     async def aclose(self) -> None:
         """Stop the scan: cancel every partition walker and wait for them."""

@@ -43,7 +43,13 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_overlay_targets_read_names_quoted_keys_and_indexes() -> None:
-    assert parse_target("$.paths['/a/{id}'].get.parameters[2]") == ["paths", "/a/{id}", "get", "parameters", 2]
+    assert parse_target("$.paths['/a/{id}'].get.parameters[2]") == [
+        "paths",
+        "/a/{id}",
+        "get",
+        "parameters",
+        2,
+    ]
 
 
 def test_overlay_updates_merge_and_removals_delete() -> None:
@@ -64,21 +70,45 @@ def _list_op(operation_id: str, item: str, filter_description: str) -> dict[str,
         "summary": f"{operation_id}",
         "security": [{"http": []}, {"oauth2": ["client:write"]}],
         "parameters": [
-            {"name": "sort", "in": "query", "schema": {"type": "string"},
-             "description": "Available sorts are name, created_at.\nYou can sort by multiple options."},
-            {"name": "include", "in": "query", "schema": {"type": "string"},
-             "description": "Available includes are projects. You can include multiple options."},
+            {
+                "name": "sort",
+                "in": "query",
+                "schema": {"type": "string"},
+                "description": "Available sorts are name, created_at.\nYou can sort by multiple options.",
+            },
+            {
+                "name": "include",
+                "in": "query",
+                "schema": {"type": "string"},
+                "description": "Available includes are projects. You can include multiple options.",
+            },
             {"name": "page[size]", "in": "query", "schema": {"type": "integer", "default": 30}},
             {"name": "page[cursor]", "in": "query", "schema": {"type": "string"}},
-            {"name": "filter", "in": "query", "schema": {"type": "string"}, "description": filter_description},
+            {
+                "name": "filter",
+                "in": "query",
+                "schema": {"type": "string"},
+                "description": filter_description,
+            },
         ],
-        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["data", "links", "meta"],
-            "properties": {
-                "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
-                "links": {"type": "array", "items": {"type": "string"}},
-                "meta": {"$ref": "#/components/schemas/CursorPaginationMeta"},
-            }}}}}},
+        "responses": {
+            "200": {
+                "description": "ok",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["data", "links", "meta"],
+                            "properties": {
+                                "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+                                "links": {"type": "array", "items": {"type": "string"}},
+                                "meta": {"$ref": "#/components/schemas/CursorPaginationMeta"},
+                            },
+                        }
+                    }
+                },
+            }
+        },
     }
 
 
@@ -87,8 +117,10 @@ def _json_op(operation_id: str, body: str | None, response: str | None) -> dict[
     if body:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": body}}}}
     if response:
-        op["responses"]["200"] = {"description": "ok", "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{response}"}}}}
+        op["responses"]["200"] = {
+            "description": "ok",
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}},
+        }
     else:
         op["responses"]["204"] = {"description": "no content"}
     return op
@@ -99,36 +131,79 @@ def _bundle() -> dict[str, Any]:
     spec = copy.deepcopy(spec)
     schemas = spec["components"]["schemas"]
     schemas["ClientWriteData"] = {
-        "type": "object", "required": ["name"],
-        "properties": {"name": {"type": "string"}, "external_id": {"type": ["string", "null"]},
-                       "segment": {"$ref": "#/components/schemas/ClientSegment"}, "class": {"type": "string"}},
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string"},
+            "external_id": {"type": ["string", "null"]},
+            "segment": {"$ref": "#/components/schemas/ClientSegment"},
+            "class": {"type": "string"},
+        },
     }
     schemas["BookingUpdate"] = {"type": "object", "properties": {"amount": {"type": "number"}}}
-    good_filter = "Allowed filter fields (with allowed operators):\n\n| Field | Type | Operators |\n|---|---|---|\n" \
-                  "| name | string | eq, contains |\n| created_at | datetime | lt, gte, isnull |\n"
-    spec["paths"].update({
-        "/clients": {"get": _list_op("clients.index", "ClientFullData", good_filter),
-                     "post": _json_op("clients.store", "#/components/schemas/ClientWriteData", "ClientFullData")},
-        "/clients/{clientId}": {
-            "parameters": [{"name": "clientId", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "patch": _json_op("clients.update", "#/components/schemas/ClientWriteData", "ClientFullData"),
-            "delete": _json_op("clients.destroy", None, None)},
-        "/clients/{clientId}/restore": {
-            "parameters": [{"name": "clientId", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "post": _json_op("clients.restore", None, "ClientFullData")},
-        "/incoming-invoices/{invoiceId}/bookings/{bookingId}": {"patch": {
-            **_json_op("incomingInvoices.updateBooking", "#/components/schemas/BookingUpdate",
-                       "ChartOfAccountsBookingDocumentData"),
-            "parameters": [{"name": "invoiceId", "in": "path", "required": True, "schema": {"type": "string"}},
-                           {"name": "bookingId", "in": "path", "required": True, "schema": {"type": "string"}}]}},
-        "/comments": {"get": _list_op("comments.index", "CommentData", "Filtering: see the docs.")},
-        "/offers/{id}/pdf": {"get": {"operationId": "offers.pdf", "parameters": [
-            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "pdf", "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}}},
-        "/tasks/{id}": {"delete": {**_json_op("tasks.delete", None, None), "parameters": [
-            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]}},
-    })
+    good_filter = (
+        "Allowed filter fields (with allowed operators):\n\n| Field | Type | Operators |\n|---|---|---|\n"
+        "| name | string | eq, contains |\n| created_at | datetime | lt, gte, isnull |\n"
+    )
+    spec["paths"].update(
+        {
+            "/clients": {
+                "get": _list_op("clients.index", "ClientFullData", good_filter),
+                "post": _json_op("clients.store", "#/components/schemas/ClientWriteData", "ClientFullData"),
+            },
+            "/clients/{clientId}": {
+                "parameters": [
+                    {"name": "clientId", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "patch": _json_op("clients.update", "#/components/schemas/ClientWriteData", "ClientFullData"),
+                "delete": _json_op("clients.destroy", None, None),
+            },
+            "/clients/{clientId}/restore": {
+                "parameters": [
+                    {"name": "clientId", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "post": _json_op("clients.restore", None, "ClientFullData"),
+            },
+            "/incoming-invoices/{invoiceId}/bookings/{bookingId}": {
+                "patch": {
+                    **_json_op(
+                        "incomingInvoices.updateBooking",
+                        "#/components/schemas/BookingUpdate",
+                        "ChartOfAccountsBookingDocumentData",
+                    ),
+                    "parameters": [
+                        {"name": "invoiceId", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "bookingId", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                }
+            },
+            "/comments": {"get": _list_op("comments.index", "CommentData", "Filtering: see the docs.")},
+            "/offers/{id}/pdf": {
+                "get": {
+                    "operationId": "offers.pdf",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "pdf",
+                            "content": {
+                                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                            },
+                        }
+                    },
+                }
+            },
+            "/tasks/{id}": {
+                "delete": {
+                    **_json_op("tasks.delete", None, None),
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                }
+            },
+        }
+    )
     return spec
 
 
@@ -142,7 +217,10 @@ def bundle_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]
     (package / "__init__.py").write_text("")
     proc = subprocess.run(
         [sys.executable, "-m", "codegen", "--spec", str(spec_path), "--output", str(package / "_generated")],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     sys.path.insert(0, str(root))
@@ -194,7 +272,10 @@ def test_the_generated_bundle_passes_mypy_strict(bundle_package: tuple[Path, str
     root, _ = bundle_package
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "bundlepkg._generated"],
-        cwd=root, capture_output=True, text=True, check=False,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "MYPYPATH": f"{root}{os.pathsep}{ROOT}"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:]

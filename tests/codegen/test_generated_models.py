@@ -43,7 +43,7 @@ def _schema_examples() -> list[tuple[str, Any]]:
     for name, schema in SPEC["components"]["schemas"].items():
         for example in schema.get("examples", []):
             examples.append((name, example))
-    for path, item in SPEC["paths"].items():
+    for item in SPEC["paths"].values():
         for operation in item.values():
             for response in operation.get("responses", {}).values():
                 for media in response.get("content", {}).values():
@@ -60,7 +60,9 @@ def test_the_description_carries_examples() -> None:
     assert len(EXAMPLES) >= 20
 
 
-@pytest.mark.parametrize(("schema", "example"), EXAMPLES, ids=[f"{s}-{i}" for i, (s, _) in enumerate(EXAMPLES)])
+@pytest.mark.parametrize(
+    ("schema", "example"), EXAMPLES, ids=[f"{s}-{i}" for i, (s, _) in enumerate(EXAMPLES)]
+)
 def test_every_example_in_the_description_decodes(schema: str, example: Any) -> None:
     model = getattr(models, schema)
     decoded = msgspec.json.decode(json.dumps(example).encode(), type=model)

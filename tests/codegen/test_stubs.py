@@ -13,7 +13,9 @@ GENERATED = Path(__file__).resolve().parents[2] / "kanbert_async" / "_generated"
 
 
 def test_operations_have_the_python_names_users_expect() -> None:
-    assert {"list", "get", "list_line_items", "create_external", "download_pdf"} <= set(vars(OutgoingInvoices))
+    assert {"list", "get", "list_line_items", "create_external", "download_pdf"} <= set(
+        vars(OutgoingInvoices)
+    )
     assert {"list", "get"} <= set(vars(OutgoingInvoiceMasters))
 
 

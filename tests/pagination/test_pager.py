@@ -51,7 +51,11 @@ async def test_iterating_yields_every_item_once_in_order() -> None:
 async def test_pages_carry_their_cursor_and_the_next_one() -> None:
     chain = Chain(total=25, size=10)
     pages = [page async for page in chain.pager().pages()]
-    assert [(p.cursor, p.next_cursor, len(p.items)) for p in pages] == [(None, "10", 10), ("10", "20", 10), ("20", None, 5)]
+    assert [(p.cursor, p.next_cursor, len(p.items)) for p in pages] == [
+        (None, "10", 10),
+        ("10", "20", 10),
+        ("20", None, 5),
+    ]
     assert pages[-1].is_last
 
 
@@ -144,7 +148,7 @@ async def test_a_cursor_returned_twice_stops_with_a_clear_error() -> None:
         return Page([Item(f"i{n}")], cursor, str((n + 1) % 3))
 
     pager: AsyncPager[Item] = AsyncPager(looping, {}, operation="things.index")
-    with pytest.raises(PaginationError, match="things.index.*a second time"):
+    with pytest.raises(PaginationError, match=r"things.index.*a second time"):
         await pager.to_list()
 
 
