@@ -143,6 +143,11 @@ class AsyncPager(Generic[T]):
         """The list operation's id, e.g. ``outgoingInvoices.index``."""
         return self._operation
 
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """What the operation accepts in sort, include and filter (None if undocumented)."""
+        return self._capabilities
+
     def keep_raw(self) -> AsyncPager[T]:
         """Also hand out each item's JSON exactly as sent (``page.raw``), e.g. to archive it verbatim.
 
@@ -521,7 +526,8 @@ class PartitionedScan(Generic[T]):
 
     @staticmethod
     def _partition_field(capabilities: Capabilities, by: str, operation: str) -> FilterField:
-        candidates = {f.name: f for f in capabilities.partition_fields()}
+        # Walkers sort by the field (see _query_for), so it must be sortable as well as rangeable.
+        candidates = {f.name: f for f in capabilities.partition_fields() if f.name in capabilities.sorts}
         if by not in candidates:
             allowed = ", ".join(sorted(candidates)) or "none"
             raise InvalidRequestError(

@@ -1,0 +1,10 @@
+"""``python -m kanbert_async.sandbox``: see :mod:`kanbert_async.sandbox.cli`."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""A filter as a tree, and the reader for the JSON format.
+
+Both filter formats (JSON and the string DSL in :mod:`.dsl`) are read into these nodes, so one
+evaluator gives them the same meaning. Values stay as written (strings, ``Decimal`` numbers,
+booleans, None, lists); what they mean depends on the field's type and is decided in
+:mod:`.query`, which also checks fields and operators against the operation's table.
+
+The JSON format is what ``kanbert_async.filters`` sends:
+
+- a list of nodes: all must match;
+- ``{"and": [...]}`` / ``{"or": [...]}``: a group;
+- ``{"field": "title", "op": "contains", "value": "Acme"}``: a condition (``value`` may be left
+  out for ``isnull``/``isnotnull``);
+- relation conditions: ``{"field": "line_items", "op": "any"|"all"|"none", "value": <nested
+  filter, [] or null>}`` and ``{"field": "line_items", "op": "count", "value": {"op": "gte",
+  "value": 3, "filter": <nested filter, optional>}}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any, TypeAlias
+
+import msgspec
+
+from kanbert_async._core.capabilities import RELATION_OPERATORS, canonical_operator
+
+__all__ = ["COUNT_OPERATORS", "Cond", "FilterError", "Group", "Node", "RelCount", "Relation", "parse_json"]
+
+#: How a relation count may be compared with its number.
+COUNT_OPERATORS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte"})
+
+
+class FilterError(ValueError):
+    """The filter cannot be read or does not fit the operation: the API answers 400."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cond:
+    """``field op value`` on a plain field; ``op`` is canonical (``le`` → ``lte``)."""
+
+    field: str
+    op: str
+    value: Any = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Group:
+    """All (``and``) or at least one (``or``) of ``nodes`` match."""
+
+    kind: str
+    nodes: tuple[Node, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Relation:
+    """``any``/``all``/``none`` of a relation's items match ``where`` (None: no condition)."""
+
+    field: str
+    op: str
+    where: Node | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RelCount:
+    """The number of a relation's items matching ``where`` compared (``op``) with ``value``."""
+
+    field: str
+    op: str
+    value: int
+    where: Node | None
+
+
+Node: TypeAlias = Cond | Group | Relation | RelCount
+
+_json_decoder = msgspec.json.Decoder(float_hook=Decimal)
+
+
+def parse_json(text: str) -> Node:
+    """Read a JSON filter; raises :class:`FilterError` for anything that is not one."""
+    try:
+        data = _json_decoder.decode(text.encode())
+    except msgspec.DecodeError as exc:
+        raise FilterError(f"Invalid filter: the JSON cannot be parsed ({exc}).") from None
+    return _node(data, "filter")
+
+
+def _node(data: Any, where: str) -> Node:
+    if isinstance(data, list):
+        if not data:
+            raise FilterError(f"Invalid filter: {where} is an empty list.")
+        return _group_of("and", tuple(_node(item, f"{where}[{n}]") for n, item in enumerate(data)))
+    if not isinstance(data, dict):
+        raise FilterError(f"Invalid filter: {where} must be a condition object or a list of them.")
+    if "field" not in data:
+        return _group(data, where)
+    field, op = data.get("field"), data.get("op")
+    if not isinstance(field, str) or not field.strip():
+        raise FilterError(f"Invalid filter: {where}.field must be a non-empty string.")
+    if not isinstance(op, str) or not op.strip():
+        raise FilterError(f"Invalid filter: {where}.op must be an operator name.")
+    unknown = set(data) - {"field", "op", "value"}
+    if unknown:
+        raise FilterError(f"Invalid filter: {where} has unknown keys {', '.join(sorted(unknown))}.")
+    field, op = field.strip(), canonical_operator(op)
+    value = data.get("value")
+    if op == "count":
+        return _count(field, value, f"{where}.value")
+    if op in RELATION_OPERATORS:
+        nested = None if value is None or value == [] else _node(value, f"{where}.value")
+        return Relation(field, op, nested)
+    return Cond(field, op, value)
+
+
+def _group(data: dict[str, Any], where: str) -> Node:
+    if len(data) != 1 or next(iter(data)).lower() not in ("and", "or"):
+        raise FilterError(
+            f"Invalid filter: {where} must be a condition with field, op and value, "
+            'or a group {"and": [...]} / {"or": [...]}.'
+        )
+    kind, items = next(iter(data.items()))
+    if not isinstance(items, list) or not items:
+        raise FilterError(f"Invalid filter: {where}.{kind} must be a non-empty list.")
+    return _group_of(kind.lower(), tuple(_node(item, f"{where}.{kind}[{n}]") for n, item in enumerate(items)))
+
+
+def _group_of(kind: str, nodes: tuple[Node, ...]) -> Node:
+    # A group of one is that one node: the same tree the DSL gives for the same filter.
+    return nodes[0] if len(nodes) == 1 else Group(kind, nodes)
+
+
+def _count(field: str, value: Any, where: str) -> RelCount:
+    if not isinstance(value, dict) or "op" not in value or "value" not in value:
+        raise FilterError(f'Invalid filter: {where} must be {{"op": ..., "value": <number>, "filter": ...}}.')
+    unknown = set(value) - {"op", "value", "filter"}
+    if unknown:
+        raise FilterError(f"Invalid filter: {where} has unknown keys {', '.join(sorted(unknown))}.")
+    op = canonical_operator(str(value["op"]))
+    if op not in COUNT_OPERATORS:
+        raise FilterError(f"Invalid filter: {where}.op must be one of {', '.join(sorted(COUNT_OPERATORS))}.")
+    number = value["value"]
+    if isinstance(number, Decimal) and number == number.to_integral_value():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise FilterError(f"Invalid filter: {where}.value must be a whole number >= 0.")
+    nested = value.get("filter")
+    return RelCount(
+        field, op, number, None if nested is None or nested == [] else _node(nested, f"{where}.filter")
+    )
