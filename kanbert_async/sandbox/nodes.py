@@ -1,6 +1,6 @@
-"""A filter as a tree, and the reader for the JSON format.
+"""The reader for the JSON filter format, into the tree of :mod:`kanbert_async._core.filter_syntax`.
 
-Both filter formats (JSON and the string DSL in :mod:`.dsl`) are read into these nodes, so one
+Both filter formats (JSON here, the string DSL in the core) are read into the same nodes, so one
 evaluator gives them the same meaning. Values stay as written (strings, ``Decimal`` numbers,
 booleans, None, lists); what they mean depends on the field's type and is decided in
 :mod:`.query`, which also checks fields and operators against the operation's table.
@@ -18,61 +18,23 @@ The JSON format is what ``kanbert_async.filters`` sends:
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
-from typing import Any, TypeAlias
+from typing import Any
 
 import msgspec
 
 from kanbert_async._core.capabilities import RELATION_OPERATORS, canonical_operator
+from kanbert_async._core.filter_syntax import (
+    COUNT_OPERATORS,
+    Cond,
+    FilterError,
+    Group,
+    Node,
+    Relation,
+    RelCount,
+)
 
 __all__ = ["COUNT_OPERATORS", "Cond", "FilterError", "Group", "Node", "RelCount", "Relation", "parse_json"]
-
-#: How a relation count may be compared with its number.
-COUNT_OPERATORS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte"})
-
-
-class FilterError(ValueError):
-    """The filter cannot be read or does not fit the operation: the API answers 400."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Cond:
-    """``field op value`` on a plain field; ``op`` is canonical (``le`` → ``lte``)."""
-
-    field: str
-    op: str
-    value: Any = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Group:
-    """All (``and``) or at least one (``or``) of ``nodes`` match."""
-
-    kind: str
-    nodes: tuple[Node, ...]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Relation:
-    """``any``/``all``/``none`` of a relation's items match ``where`` (None: no condition)."""
-
-    field: str
-    op: str
-    where: Node | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class RelCount:
-    """The number of a relation's items matching ``where`` compared (``op``) with ``value``."""
-
-    field: str
-    op: str
-    value: int
-    where: Node | None
-
-
-Node: TypeAlias = Cond | Group | Relation | RelCount
 
 _json_decoder = msgspec.json.Decoder(float_hook=Decimal)
 

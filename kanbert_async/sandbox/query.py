@@ -30,8 +30,8 @@ from enum import Enum
 from typing import Any, Protocol
 
 from kanbert_async._core.capabilities import COMPUTED_PREFIX, Capabilities, FilterField
+from kanbert_async._core.filter_syntax import parse_dsl, split_top_level
 
-from .dsl import parse_dsl, split_top_level
 from .nodes import Cond, FilterError, Group, Node, Relation, RelCount, parse_json
 
 __all__ = [

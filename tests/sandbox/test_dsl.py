@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kanbert_async._core.filter_syntax import parse_dsl, split_top_level
 from kanbert_async.filters import ME_ID, F, encode_filter, to_dsl, today
-from kanbert_async.sandbox.dsl import parse_dsl, split_top_level
 from kanbert_async.sandbox.nodes import Cond, FilterError, Group, Relation, RelCount, parse_json
 
 

@@ -1,4 +1,6 @@
-"""The filter string DSL: ``title contains "Acme" and (date_of_invoice >= "2024-01-01" or x is null)``.
+"""Kanbert's filter syntax: the tree both filter formats read into, and the string DSL reader.
+
+The DSL: ``title contains "Acme" and (date_of_invoice >= "2024-01-01" or x is null)``.
 
 Grammar (keywords and operators case-insensitive)::
 
@@ -26,13 +28,68 @@ from __future__ import annotations
 import dataclasses
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
-from kanbert_async._core.capabilities import canonical_operator
+from .capabilities import canonical_operator
+from .errors import InvalidRequestError
 
-from .nodes import COUNT_OPERATORS, Cond, FilterError, Group, Node, Relation, RelCount
+__all__ = [
+    "COUNT_OPERATORS",
+    "Cond",
+    "FilterError",
+    "Group",
+    "Node",
+    "RelCount",
+    "Relation",
+    "parse_dsl",
+    "split_top_level",
+]
 
-__all__ = ["parse_dsl", "split_top_level"]
+#: How a relation count may be compared with its number.
+COUNT_OPERATORS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte"})
+
+
+class FilterError(InvalidRequestError):
+    """A filter that cannot be read (or, on the sandbox, does not fit the operation)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cond:
+    """``field op value`` on a plain field; ``op`` is canonical (``le`` → ``lte``)."""
+
+    field: str
+    op: str
+    value: Any = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Group:
+    """All (``and``) or at least one (``or``) of ``nodes`` match."""
+
+    kind: str
+    nodes: tuple[Node, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Relation:
+    """``any``/``all``/``none`` of a relation's items match ``where`` (None: no condition)."""
+
+    field: str
+    op: str
+    where: Node | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RelCount:
+    """The number of a relation's items matching ``where`` compared (``op``) with ``value``."""
+
+    field: str
+    op: str
+    value: int
+    where: Node | None
+
+
+Node: TypeAlias = Cond | Group | Relation | RelCount
 
 _SYMBOLS = {"=": "eq", "==": "eq", "!=": "ne", "<>": "ne", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 _WORD_OPERATORS = frozenset(
