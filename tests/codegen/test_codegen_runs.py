@@ -279,3 +279,50 @@ def test_the_generated_bundle_passes_mypy_strict(bundle_package: tuple[Path, str
         env={**os.environ, "MYPYPATH": f"{root}{os.pathsep}{ROOT}"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+# -- make spec-download ---------------------------------------------------------------------------
+def _serve(body: bytes) -> tuple[str, Any]:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/_bundle/openapi.json", server
+
+
+def test_spec_download_replaces_the_description_with_the_bundle(tmp_path: Path) -> None:
+    from codegen.download import main as download_main
+
+    url, server = _serve(SPEC_PATH.read_bytes())
+    target = tmp_path / "openapi.json"
+    try:
+        assert download_main(["--url", url, "--to", str(target)]) == 0
+    finally:
+        server.shutdown()
+    assert json.loads(target.read_text()) == json.loads(SPEC_PATH.read_text())
+
+
+def test_spec_download_keeps_the_old_file_when_the_answer_is_not_a_description(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codegen.download import main as download_main
+
+    url, server = _serve(b"<html>maintenance</html>")
+    target = tmp_path / "openapi.json"
+    target.write_text("old")
+    try:
+        assert download_main(["--url", url, "--to", str(target)]) == 1
+    finally:
+        server.shutdown()
+    assert target.read_text() == "old"
+    assert "unchanged" in capsys.readouterr().err
