@@ -7,7 +7,7 @@ import os
 import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 import aiohttp
 import msgspec
@@ -20,7 +20,15 @@ from ._core.operation import Operation, RequestOptions
 from ._core.pagination import AsyncPager, Page
 from ._core.ratelimit import RateLimiter, RateLimitInfo
 from ._core.retry import RetryPolicy
-from ._core.transport import BinaryResponse, Response, Stats, Timeout, Transport, check_base_url, recover_by_lookup
+from ._core.transport import (
+    BinaryResponse,
+    Response,
+    Stats,
+    Timeout,
+    Transport,
+    check_base_url,
+    recover_by_lookup,
+)
 from ._generated.resources import ResourcesMixin
 from ._version import __version__
 from .filters import Computed, encode_filter, prepare_list_params
@@ -28,6 +36,8 @@ from .filters import Computed, encode_filter, prepare_list_params
 __all__ = ["DEFAULT_BASE_URL", "KanbertClient"]
 
 DEFAULT_BASE_URL = "https://api.kanbert.com/api/v1"
+#: 10 s to connect, 60 s for a whole attempt.
+DEFAULT_TIMEOUT = Timeout()
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,20 +56,52 @@ def _decoder(model: type[Any]) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
-def decode_response(operation: Operation[Any], body: bytes) -> Any:
+_raw_pages: dict[type[Any], tuple[type[Any], type[Any]]] = {}
+
+
+def _raw_page_type(operation: Operation[Any]) -> tuple[type[Any], type[Any]]:
+    """For a page wrapper ``{data: list[Item], meta: Meta}``: a twin whose ``data`` holds raw JSON
+    spans (``msgspec.Raw``), and the item type to decode each span into."""
+    wrapper = operation.response
+    assert wrapper is not None
+    cached = _raw_pages.get(wrapper)
+    if cached is None:
+        hints = {f.name: f.type for f in msgspec.structs.fields(wrapper)}
+        data_type = hints["data"]
+        if get_origin(data_type) is Annotated:  # Annotated[list[Item], Meta(...)]
+            data_type = get_args(data_type)[0]
+        (item_type,) = get_args(data_type)
+        raw_page = msgspec.defstruct(
+            f"Raw{wrapper.__name__}", [("data", list[msgspec.Raw]), ("meta", hints["meta"])]
+        )
+        cached = _raw_pages[wrapper] = (raw_page, item_type)
+    return cached
+
+
+def _decode_error(
+    operation: Operation[Any], model: type[Any], exc: msgspec.ValidationError, prefix: str = ""
+) -> ResponseDecodeError:
+    text = str(exc)
+    path = text.rsplit(" - at `", 1)[1].rstrip("`") if " - at `" in text else None
+    if prefix:
+        path = prefix + (path or "$")[1:]
+        text = f"{text} (in {prefix})"
+    return ResponseDecodeError(
+        f"{operation.id}: the response does not match {model.__name__}: {text}. "
+        "The API may have changed incompatibly; upgrade kanbert-async or report this with the body.",
+        operation=operation.id,
+        path=path,
+    )
+
+
+def decode_response(operation: Operation[Any], body: bytes, model: type[Any] | None = None) -> Any:
     """Decode a response body into the operation's model in one pass, naming the operation on failure."""
-    assert operation.response is not None
+    model = model or operation.response
+    assert model is not None
     try:
-        return _decoder(operation.response).decode(body)
+        return _decoder(model).decode(body)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        path = text.rsplit(" - at `", 1)[1].rstrip("`") if " - at `" in text else None
-        raise ResponseDecodeError(
-            f"{operation.id}: the response does not match {operation.response.__name__}: {text}. "
-            "The API may have changed incompatibly; upgrade kanbert-async or report this with the body.",
-            operation=operation.id,
-            path=path,
-        ) from None
+        raise _decode_error(operation, model, exc) from None
     except msgspec.DecodeError as exc:
         raise ResponseDecodeError(
             f"{operation.id}: the response is not valid JSON ({exc}). Is the base URL a Kanbert API?",
@@ -97,7 +139,7 @@ class KanbertClient(ResourcesMixin):
         *,
         auth: Auth | None = None,
         base_url: str | None = None,
-        timeout: float | Timeout = Timeout(),
+        timeout: float | Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 5,
         retry: RetryPolicy | None = None,
         rate_limit: float | str | None = None,
@@ -181,7 +223,9 @@ class KanbertClient(ResourcesMixin):
                 "filter": encode_filter(special.get("filter")),
             }
             for alias, value in (special.get("computed_fields") or {}).items():
-                encoded[f"computed_fields[{alias}]"] = value.expression() if isinstance(value, Computed) else value
+                encoded[f"computed_fields[{alias}]"] = (
+                    value.expression() if isinstance(value, Computed) else value
+                )
         return flatten_query({**encoded, **query})
 
     async def call(
@@ -196,7 +240,12 @@ class KanbertClient(ResourcesMixin):
         """Run ``operation`` and decode its JSON response (used by generated resources)."""
         recover = self._recovery(operation, body)
         response = await self._transport.send(
-            operation, path=path, query=self._query(operation, query), body=body, options=options, recover=recover
+            operation,
+            path=path,
+            query=self._query(operation, query),
+            body=body,
+            options=options,
+            recover=recover,
         )
         result: T = decode_response(operation, response.body)
         return result
@@ -229,14 +278,28 @@ class KanbertClient(ResourcesMixin):
     ) -> AsyncPager[T]:
         """A pager over a list operation (used by generated resources)."""
 
-        async def fetch(page_query: Mapping[str, Any], cursor: str | None) -> Page[T]:
+        async def send(page_query: Mapping[str, Any], cursor: str | None) -> bytes:
             pairs = self._query(operation, page_query)
             if cursor is not None:
                 pairs.append((operation.cursor_param, cursor))
-            response = await self._transport.send(operation, path=path, query=pairs, options=options)
-            decoded = decode_response(operation, response.body)
-            meta = decoded.meta
-            return Page(decoded.data, cursor, meta.next_cursor, meta)
+            return (await self._transport.send(operation, path=path, query=pairs, options=options)).body
+
+        async def fetch(page_query: Mapping[str, Any], cursor: str | None) -> Page[T]:
+            decoded = decode_response(operation, await send(page_query, cursor))
+            return Page(decoded.data, cursor, decoded.meta.next_cursor, decoded.meta)
+
+        async def fetch_raw(page_query: Mapping[str, Any], cursor: str | None) -> Page[T]:
+            raw_page, item_type = _raw_page_type(operation)
+            body = await send(page_query, cursor)
+            decoded = decode_response(operation, body, raw_page)
+            item_decoder = _decoder(item_type)
+            items = []
+            for index, raw in enumerate(decoded.data):
+                try:
+                    items.append(item_decoder.decode(raw))
+                except msgspec.ValidationError as exc:
+                    raise _decode_error(operation, item_type, exc, prefix=f"$.data[{index}]") from None
+            return Page(items, cursor, decoded.meta.next_cursor, decoded.meta, raw=list(decoded.data))
 
         # Check the arguments now, so a typo fails at the call, not at the first iteration.
         self._query(operation, query)
@@ -249,6 +312,7 @@ class KanbertClient(ResourcesMixin):
             max_items=max_items,
             max_pages=max_pages,
             prefetch=prefetch,
+            fetch_raw=fetch_raw,
         )
 
     def download(

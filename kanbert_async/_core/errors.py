@@ -81,7 +81,8 @@ class APIStatusError(KanbertError):
 
     Attributes: ``status``, ``message`` (the server's own message, when it sent one),
     ``request_id``, ``body`` (the decoded JSON body, or the raw text), ``headers`` (response
-    headers, credentials removed), ``method``, ``url`` and ``operation``.
+    headers, credentials removed), ``method``, ``url``, ``operation`` and ``retry_after`` (the
+    wait in seconds the server asked for, e.g. a 503's ``Retry-After`` during maintenance).
     """
 
     #: What a person can do about this kind of error; subclasses override it.
@@ -98,8 +99,10 @@ class APIStatusError(KanbertError):
         method: str = "",
         url: str = "",
         operation: str = "",
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
+        self.retry_after = retry_after
         self.message = message
         self.request_id = request_id
         self.body = body
@@ -115,6 +118,8 @@ class APIStatusError(KanbertError):
         if self.message:
             text += f" — {self.message}"
         text += f". {self.hint}"
+        if self.retry_after is not None:
+            text += f" The server asked to wait {self.retry_after:.1f}s."
         if self.request_id:
             text += f" (request id {self.request_id})"
         return text
@@ -172,16 +177,6 @@ class RateLimitError(APIStatusError):
 
     hint = "Slow down or raise the retry budget; the SDK already waited as long as it was allowed."
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **kw)
-
-    def _render(self) -> str:
-        text = super()._render()
-        if self.retry_after is not None:
-            text += f" The server asked to wait {self.retry_after:.1f}s."
-        return text
-
 
 class InternalServerError(APIStatusError):
     """HTTP 5xx: the server failed."""
@@ -200,12 +195,18 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 
 
-class _LaravelError(msgspec.Struct):
-    message: str = ""
+def _laravel_fields(decoded: Any) -> tuple[str, dict[str, list[str]]]:
+    """``message`` and ``errors`` of a Laravel error body, tolerating any other JSON shape."""
+    if not isinstance(decoded, dict):
+        return "", {}
+    message = decoded.get("message")
+    raw_errors = decoded.get("errors")
     errors: dict[str, list[str]] = {}
-
-
-_laravel_decoder = msgspec.json.Decoder(_LaravelError)
+    if isinstance(raw_errors, dict):
+        for field, messages in raw_errors.items():
+            items = messages if isinstance(messages, list) else [messages]
+            errors[str(field)] = [str(item) for item in items]
+    return (message if isinstance(message, str) else ""), errors
 
 
 def status_error(
@@ -219,15 +220,15 @@ def status_error(
     retry_after: float | None = None,
 ) -> APIStatusError:
     """Build the status-specific error for a failed response (Laravel's ``{message, errors}`` body)."""
-    message = ""
-    errors: dict[str, list[str]] = {}
-    decoded: Any
-    try:
-        parsed = _laravel_decoder.decode(body) if body else _LaravelError()
-        message, errors = parsed.message, parsed.errors
-        decoded = msgspec.json.decode(body) if body else None
-    except msgspec.DecodeError:
-        decoded = body.decode("utf-8", "replace")[:2000]
+    # Decoded once, as whatever JSON it is: gateways and older endpoints send other shapes than
+    # Laravel's, and those must stay inspectable as JSON rather than fall back to text.
+    decoded: Any = None
+    if body:
+        try:
+            decoded = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            decoded = body.decode("utf-8", "replace")[:2000]
+    message, errors = _laravel_fields(decoded)
     request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
     common: dict[str, Any] = {
         "status": status,
@@ -237,12 +238,11 @@ def status_error(
         "method": method,
         "url": url,
         "operation": operation,
+        "retry_after": retry_after,
     }
     cls = _BY_STATUS.get(status)
     if cls is None:
         cls = InternalServerError if status >= 500 else APIStatusError
     if cls is UnprocessableEntityError:
         return UnprocessableEntityError(message, errors=errors, **common)
-    if cls is RateLimitError:
-        return RateLimitError(message, retry_after=retry_after, **common)
     return cls(message, **common)

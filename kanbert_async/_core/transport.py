@@ -24,7 +24,7 @@ import msgspec
 from yarl import URL
 
 from .auth import Auth
-from .encoding import build_path, encode_form_fields, flatten_query, is_unset
+from .encoding import build_path, encode_form_fields, is_unset
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -36,7 +36,7 @@ from .errors import (
 )
 from .operation import Operation, RequestOptions
 from .ratelimit import RateLimiter
-from .retry import Failure, RetryPolicy, decide_retry
+from .retry import IDEMPOTENT_METHODS, Failure, RetryPolicy, decide_retry
 
 __all__ = ["BinaryResponse", "Response", "Stats", "Timeout", "Transport", "check_base_url"]
 
@@ -44,6 +44,7 @@ logger = logging.getLogger("kanbert_async")
 
 _CHUNK = 64 * 1024
 _SPOOL_IN_MEMORY = 1024 * 1024
+_UNLIMITED = 2**31
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,9 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """Refuse plain ``http://`` to anything but loopback (a token would cross the network in clear)."""
     parts = urlsplit(base_url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidRequestError(f"base_url {base_url!r} is not an http(s) URL, e.g. https://api.kanbert.com/api/v1")
+        raise InvalidRequestError(
+            f"base_url {base_url!r} is not an http(s) URL, e.g. https://api.kanbert.com/api/v1"
+        )
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
         raise InvalidRequestError(
             f"base_url {base_url!r} uses plain http to a non-loopback host, which would send the token "
@@ -104,7 +107,8 @@ class _Attempt:
     retries: int = 0
     refreshed: bool = False
     #: The Authorization value the last attempt carried, so a 401 refreshes only a stale token.
-    sent_authorization: str = ""
+    #: Kept out of the repr: error trackers record frame locals (this object) with their reprs.
+    sent_authorization: str = field(default="", repr=False)
 
 
 class Transport:
@@ -133,6 +137,9 @@ class Transport:
         self._owns_session = session is None
         self._user_agent = user_agent
         self._closed = False
+        # One slot per pooled connection, taken before the rate-limit gate: a request never waits
+        # for a connection after passing the gate, so none slips out into a cooldown begun meanwhile.
+        self._slots = anyio.Semaphore(_pool_size(max_connections, session))
 
     # -- session lifecycle -------------------------------------------------------------------
     @property
@@ -144,7 +151,9 @@ class Transport:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300
             )
-            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self._user_agent})
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": self._user_agent}
+            )
         return self._session
 
     @property
@@ -166,7 +175,9 @@ class Transport:
             async with self.session.post(url, data=dict(data), timeout=self._client_timeout(None)) as resp:
                 return resp.status, await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise APIConnectionError(f"token endpoint {url} unreachable: {type(exc).__name__}", url=url) from exc
+            raise APIConnectionError(
+                f"token endpoint {url} unreachable: {type(exc).__name__}", url=url
+            ) from exc
 
     # -- requests --------------------------------------------------------------------------
     def url_for(self, operation: Operation[Any], path: Mapping[str, Any] | None) -> str:
@@ -222,7 +233,9 @@ class Transport:
         files = await _prepare_files(operation, body) if operation.body == "multipart" else {}
         try:
             while True:
-                response, failure, error = await self._attempt(operation, url, body, files, options, state, read)
+                response, failure, error = await self._attempt(
+                    operation, url, body, files, options, state, read
+                )
                 if response is not None and response.status < 400:
                     if isinstance(response, Response):
                         yield response
@@ -230,13 +243,16 @@ class Transport:
                         try:
                             yield response
                         finally:
-                            response.release()
+                            self._release(response)
                     return
                 status = response.status if response is not None else None
                 headers: Mapping[str, str] = response.headers if response is not None else {}
                 raw_body = response.body if isinstance(response, Response) else b""
                 if isinstance(response, aiohttp.ClientResponse):
-                    raw_body = await _read_error_body(response)
+                    try:
+                        raw_body = await _read_error_body(response)
+                    finally:
+                        self._slots.release()
                 if status == 401 and self.auth is not None and not state.refreshed:
                     state.refreshed = True
                     if await self.auth.on_unauthorized(self, state.sent_authorization):
@@ -271,7 +287,17 @@ class Transport:
                     self.stats.rate_limited += 1
                     self.limiter.cooldown(decision.server_wait)
                 if not decision.retry:
-                    raise self._error(operation, url, status, headers, raw_body, failure, error, decision.server_wait)
+                    raise self._error(
+                        operation,
+                        url,
+                        status,
+                        headers,
+                        raw_body,
+                        failure,
+                        error,
+                        decision.server_wait,
+                        state.retries,
+                    )
                 self.stats.retries += 1
                 state.retries += 1
                 logger.warning(
@@ -280,7 +306,7 @@ class Transport:
                     operation.path,
                     state.retries,
                     policy.max_retries,
-                    0.0 if status == 429 else decision.wait,
+                    decision.wait,
                     decision.reason,
                 )
                 # After a 429 the shared limiter holds every request (this one included) until the
@@ -292,6 +318,31 @@ class Transport:
                 spooled.close()
 
     async def _attempt(
+        self,
+        operation: Operation[Any],
+        url: str,
+        body: Mapping[str, Any] | None,
+        files: Mapping[str, _Spooled],
+        options: RequestOptions | None,
+        state: _Attempt,
+        read: bool,
+    ) -> tuple[Response | aiohttp.ClientResponse | None, Failure | None, BaseException | None]:
+        """One attempt inside a connection slot; a live (streamed) response keeps its slot until released."""
+        await self._slots.acquire()
+        try:
+            result = await self._send_once(operation, url, body, files, options, state, read)
+        except BaseException:
+            self._slots.release()
+            raise
+        if not isinstance(result[0], aiohttp.ClientResponse):
+            self._slots.release()
+        return result
+
+    def _release(self, response: aiohttp.ClientResponse) -> None:
+        response.release()
+        self._slots.release()
+
+    async def _send_once(
         self,
         operation: Operation[Any],
         url: str,
@@ -373,18 +424,57 @@ class Transport:
         failure: Failure | None,
         error: BaseException | None,
         server_wait: float | None,
+        retries: int = 0,
     ) -> KanbertError:
         if status is not None:
             return status_error(
-                status, body, headers, method=operation.method, url=url, operation=operation.id, retry_after=server_wait
+                status,
+                body,
+                headers,
+                method=operation.method,
+                url=url,
+                operation=operation.id,
+                retry_after=server_wait,
             )
-        detail = f"{type(error).__name__}: {error}" if error is not None and str(error) else type(error).__name__
-        what = "timed out" if failure is Failure.TIMEOUT else "could not reach the server"
-        hint = "Check the network and KANBERT_BASE_URL, or raise timeout/max_retries."
-        message = f"{operation.id}: {operation.method} {url} {what} ({detail}). {hint}"
+        detail = (
+            f"{type(error).__name__}: {error}" if error is not None and str(error) else type(error).__name__
+        )
         if failure is Failure.TIMEOUT:
-            return APITimeoutError(message, method=operation.method, url=url)
-        return APIConnectionError(message, method=operation.method, url=url)
+            what = "timed out"
+        elif failure is Failure.CONNECTION_LOST:
+            what = "lost the connection before the response arrived"
+        else:
+            what = "could not reach the server"
+        tries = f"{retries + 1} attempts" if retries else "1 attempt"
+        if failure is not Failure.CONNECT and operation.method not in IDEMPOTENT_METHODS:
+            # Not resent: the server may have acted on it, and a second send could do it twice.
+            hint = "The server may or may not have acted on it; check before sending it again"
+            if operation.recovery is not None:
+                hint += f" (pass {operation.recovery.key_field} and the SDK checks for you)"
+            hint += "."
+        else:
+            hint = "Check the network and KANBERT_BASE_URL, or raise timeout/max_retries."
+        message = f"{operation.id}: {operation.method} {url} {what} ({detail}; {tries}). {hint}"
+        exc: APIConnectionError
+        if failure is Failure.TIMEOUT:
+            exc = APITimeoutError(message, method=operation.method, url=url)
+        else:
+            exc = APIConnectionError(message, method=operation.method, url=url)
+        # aiohttp's connection errors carry no request headers, so chaining them leaks no token.
+        exc.__cause__ = error
+        return exc
+
+
+def _pool_size(max_connections: int, session: aiohttp.ClientSession | None) -> int:
+    """Requests that may be in flight at once: ours, or an injected session's tighter connector limit.
+
+    0 means no limit, as it does for aiohttp's connector.
+    """
+    limits = [max_connections]
+    connector = session.connector if session is not None else None
+    if connector is not None:
+        limits += [connector.limit, connector.limit_per_host]
+    return min((limit for limit in limits if limit > 0), default=_UNLIMITED)
 
 
 def _ambiguous(status: int | None, failure: Failure | None) -> bool:
@@ -412,20 +502,19 @@ class _Spooled:
     size: int
     data: bytes | None = None
     path: Path | None = None
-    temp: Any = None
+    #: A temporary file this spool created (a large stream), deleted on close.
+    temp: Path | None = None
 
     def open_payload(self) -> Any:
+        # A fresh file object per attempt: aiohttp closes the one it was given once it is sent.
         if self.data is not None:
             return self.data
-        if self.temp is not None:
-            self.temp.seek(0)
-            return self.temp
         assert self.path is not None
         return self.path.open("rb")
 
     def close(self) -> None:
         if self.temp is not None:
-            self.temp.close()
+            _remove(self.temp)
 
 
 async def _prepare_files(operation: Operation[Any], body: Mapping[str, Any] | None) -> dict[str, _Spooled]:
@@ -439,10 +528,15 @@ async def _prepare_files(operation: Operation[Any], body: Mapping[str, Any] | No
     return files
 
 
-def _too_large(operation_id: str, name: str, size: int, limit: int) -> InvalidRequestError:
+def _too_large(
+    operation_id: str, name: str, size: int, limit: int, *, more: bool = False
+) -> InvalidRequestError:
+    # Sizes in bytes and the limit in its own binary megabytes: "15.0 MB, over the 15 MB limit"
+    # would read as a contradiction.
     return InvalidRequestError(
-        f"{operation_id}: {name!r} is {size / 1e6:.1f} MB but the API accepts at most {limit / 2**20:.0f} MB; "
-        "nothing was sent. Compress the file or pass a public file_url instead."
+        f"{operation_id}: {name!r} is {size:,} bytes{' or more' if more else ''}, over the API's limit of "
+        f"{limit / 2**20:.0f} MB ({limit:,} bytes); nothing was sent. "
+        "Compress the file or pass a public file_url instead."
     )
 
 
@@ -455,34 +549,65 @@ async def _spool(value: Any, name: str, limit: int, operation_id: str) -> _Spool
     if isinstance(value, str | os.PathLike):
         path = Path(value)
         try:
-            size = path.stat().st_size
+            size = os.stat(path).st_size
         except OSError as exc:
-            raise InvalidRequestError(f"{operation_id}: cannot read {name!r} from {path}: {exc.strerror}") from exc
+            raise InvalidRequestError(
+                f"{operation_id}: cannot read {name!r} from {path}: {exc.strerror}"
+            ) from exc
         if size > limit:
             raise _too_large(operation_id, name, size, limit)
         return _Spooled(filename=path.name, size=size, path=path)
     if hasattr(value, "__aiter__"):
-        temp = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by _Spooled
-        size = 0
-        async for chunk in value:
-            size += len(chunk)
-            if size > limit:
-                temp.close()
-                raise _too_large(operation_id, name, size, limit)
-            temp.write(chunk)
-        return _Spooled(filename=f"{name}.pdf", size=size, temp=temp)
+        return await _spool_stream(value, name, limit, operation_id)
     raise InvalidRequestError(
         f"{operation_id}: {name!r} must be bytes, a file path, or an async iterator of bytes, "
         f"not {type(value).__name__}"
     )
 
 
+async def _spool_stream(value: Any, name: str, limit: int, operation_id: str) -> _Spooled:
+    """Read a stream once, into memory while small, else into a named temporary file."""
+    buffer = bytearray()
+    temp: Any = None
+    size = 0
+    try:
+        async for chunk in value:
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(operation_id, name, size, limit, more=True)
+            if temp is None:
+                buffer += chunk
+                if len(buffer) > _SPOOL_IN_MEMORY:
+                    temp = tempfile.NamedTemporaryFile(prefix="kanbert-upload-", suffix=".part", delete=False)  # noqa: SIM115
+                    temp.write(buffer)
+                    buffer.clear()
+            else:
+                temp.write(chunk)
+    except BaseException:
+        if temp is not None:
+            temp.close()
+            _remove(temp.name)
+        raise
+    if temp is None:
+        return _Spooled(filename=f"{name}.pdf", size=size, data=bytes(buffer))
+    temp.close()
+    return _Spooled(filename=f"{name}.pdf", size=size, path=Path(temp.name), temp=Path(temp.name))
+
+
+def _remove(path: str | os.PathLike[str]) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 def _form_data(body: Mapping[str, Any], files: Mapping[str, _Spooled]) -> aiohttp.FormData:
-    form = aiohttp.FormData()
+    # Always multipart, as the operation declares, also when only file_url and fields are sent.
+    form = aiohttp.FormData(default_to_multipart=True)
     for name, value in body.items():
         if name in files:
             spooled = files[name]
-            form.add_field(name, spooled.open_payload(), filename=spooled.filename, content_type="application/pdf")
+            form.add_field(
+                name, spooled.open_payload(), filename=spooled.filename, content_type="application/pdf"
+            )
             continue
         for field_name, text in encode_form_fields(name, value):
             form.add_field(field_name, text)
@@ -533,45 +658,97 @@ class BinaryResponse:
 
     @contextlib.asynccontextmanager
     async def stream(self, chunk_size: int = _CHUNK) -> AsyncIterator[AsyncIterator[bytes]]:
-        """The body as an async iterator of chunks; the connection is released on exit."""
+        """The body as an async iterator of chunks; the connection is released on exit.
+
+        A body that breaks off midway raises :class:`APIConnectionError`; start the stream again.
+        """
         async with self._transport.open_stream(
             self._operation, path=self._path, query=self._query, options=self._options
         ) as response:
             self.headers = response.headers
-            yield response.content.iter_chunked(chunk_size)
+            yield _Chunks(response, chunk_size, self._operation)
 
     async def save(self, destination: str | os.PathLike[str]) -> int:
         """Stream the body into ``destination`` atomically; returns the number of bytes written."""
         target = Path(destination)
         policy = self._transport._policy(self._options)
         for attempt in range(policy.max_retries + 1):
-            partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+            # A unique name per save: two saves to one destination must not write one partial file.
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+            partial = Path(name)
             try:
                 size = 0
-                async with self.stream() as chunks:
-                    with partial.open("wb") as out:
+                with os.fdopen(fd, "wb") as out:
+                    async with self.stream() as chunks:
                         async for chunk in chunks:
                             out.write(chunk)
                             size += len(chunk)
-                        out.flush()
-                        os.fsync(out.fileno())
+                    out.flush()
+                    os.fsync(out.fileno())
                 os.replace(partial, target)
                 return size
-            except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, TimeoutError) as exc:
-                partial.unlink(missing_ok=True)
+            except _BodyBrokeOff as exc:
+                _remove(partial)
                 if attempt >= policy.max_retries:
                     raise APIConnectionError(
-                        f"{self._operation.id}: the download broke off mid-body ({type(exc).__name__}) "
+                        f"{self._operation.id}: the download broke off mid-body ({exc.detail}) "
                         f"{attempt + 1} times; nothing was written to {target}.",
                         method=self._operation.method,
+                        url=exc.url,
                     ) from exc
+                wait = policy.backoff(attempt)
                 self._transport.stats.retries += 1
-                logger.warning("retrying %s: body broke off mid-stream", self._operation.id)
-                await anyio.sleep(policy.backoff(attempt))
+                logger.warning(
+                    "retrying %s %s (attempt %d of %d, waiting %.2fs): %s",
+                    self._operation.method,
+                    self._operation.path,
+                    attempt + 1,
+                    policy.max_retries,
+                    wait,
+                    f"body broke off mid-stream ({exc.detail})",
+                )
+                await anyio.sleep(wait)
             except BaseException:
-                partial.unlink(missing_ok=True)
+                _remove(partial)
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _BodyBrokeOff(APIConnectionError):
+    """The response body stopped before its end (the connection dropped or timed out)."""
+
+    def __init__(self, message: str, *, detail: str, method: str, url: str) -> None:
+        super().__init__(message, method=method, url=url)
+        self.detail = detail
+
+
+class _Chunks:
+    """A response body as chunks; transport failures mid-body surface as :class:`APIConnectionError`."""
+
+    def __init__(self, response: aiohttp.ClientResponse, chunk_size: int, operation: Operation[Any]) -> None:
+        self._response = response
+        self._chunk_size = chunk_size
+        self._operation = operation
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            chunk = await self._response.content.read(self._chunk_size)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            detail = type(exc).__name__
+            url = str(self._response.url)
+            raise _BodyBrokeOff(
+                f"{self._operation.id}: {self._operation.method} {url} broke off mid-body ({detail}). "
+                "Nothing after the chunks already received will arrive; start the download again.",
+                detail=detail,
+                method=self._operation.method,
+                url=url,
+            ) from exc
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
 
 
 async def recover_by_lookup(
@@ -589,4 +766,12 @@ async def recover_by_lookup(
         raise KanbertError(
             f"{lookup.id}: could not check whether an interrupted create took effect ({exc}). "
             "Look the record up by its external_id before creating it again."
+        ) from exc
+    except APIConnectionError as exc:
+        # Still a connection error (callers catch it as one), but about the create, not the lookup.
+        raise APIConnectionError(
+            f"{lookup.id}: could not check whether an interrupted create took effect ({exc}) "
+            "Look the record up by its external_id before creating it again.",
+            method=exc.method,
+            url=exc.url,
         ) from exc
