@@ -116,7 +116,7 @@ class APIStatusError(KanbertError):
         where = self.operation or f"{self.method} {self.url}".strip()
         text = f"{where}: HTTP {self.status}"
         if self.message:
-            text += f" — {self.message}"
+            text += f" — {self.message.rstrip('.')}"
         text += f". {self.hint}"
         if self.retry_after is not None:
             text += f" The server asked to wait {self.retry_after:.1f}s."
@@ -141,6 +141,16 @@ class PermissionDeniedError(APIStatusError):
     """HTTP 403: the token lacks a scope the operation needs."""
 
     hint = "Grant the token the scope this operation requires (Settings → Apps & API)."
+
+    def __init__(self, message: str, *, required_scopes: tuple[str, ...] = (), **kw: Any) -> None:
+        #: The scopes the operation documents as required.
+        self.required_scopes = required_scopes
+        if required_scopes:
+            self.hint = (
+                f"The operation requires the scope(s) {', '.join(required_scopes)}; grant them to the "
+                "token (Settings → Apps & API)."
+            )
+        super().__init__(message, **kw)
 
 
 class NotFoundError(APIStatusError):
@@ -218,6 +228,7 @@ def status_error(
     url: str,
     operation: str = "",
     retry_after: float | None = None,
+    scopes: tuple[str, ...] = (),
 ) -> APIStatusError:
     """Build the status-specific error for a failed response (Laravel's ``{message, errors}`` body)."""
     # Decoded once, as whatever JSON it is: gateways and older endpoints send other shapes than
@@ -245,4 +256,6 @@ def status_error(
         cls = InternalServerError if status >= 500 else APIStatusError
     if cls is UnprocessableEntityError:
         return UnprocessableEntityError(message, errors=errors, **common)
+    if cls is PermissionDeniedError:
+        return PermissionDeniedError(message, required_scopes=scopes, **common)
     return cls(message, **common)

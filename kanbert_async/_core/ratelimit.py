@@ -42,6 +42,12 @@ _MIN_PENALTY = 0.05
 DEFAULT_COOLDOWN = 5.0
 # The pace to adopt after a 429 when neither configuration nor headers ever gave one.
 DEFAULT_FALLBACK_RATE = 1.0
+#: After a 429 episode ends, the pace it cost doubles back every this many quiet seconds: one bad
+#: minute must not slow an hours-long integration for good.
+RECOVERY_DOUBLING = 120.0
+#: A guessed pace (no rate configured, none learned from headers) that recovers past this many
+#: requests per second is dropped: the client is unpaced again until the next 429.
+_UNPACED_ABOVE = 1000.0
 # "Remaining is low": below this share of the limit we start spreading what is left.
 _LOW_REMAINING_FRACTION = 0.1
 _LOW_REMAINING_ABSOLUTE = 5
@@ -146,6 +152,8 @@ class RateLimitState:
             raise ValueError("fallback_rate must be > 0")
         self._configured = rate
         self._learned: float | None = None
+        # True while _learned is only the fallback guess a 429 without headers forced on us.
+        self._guessed = False
         self._penalty = 1.0
         self._burst = burst
         self._fallback_rate = fallback_rate
@@ -170,10 +178,22 @@ class RateLimitState:
         """No request may go before this instant (caller's timebase); None if never cooled down."""
         return self._cooldown_until
 
+    def _recovery(self, now: float) -> float:
+        """How much of a 429's slowdown has been earned back: 1.0 during the episode, doubling
+        every RECOVERY_DOUBLING quiet seconds after it."""
+        quiet = now - self._episode_until
+        return 1.0 if quiet <= 0 else 2.0 ** min(quiet / RECOVERY_DOUBLING, 64.0)
+
     def rate(self, now: float) -> float | None:
         """The pace in requests per second that applies at ``now`` (None = unlimited)."""
-        bases = [r for r in (self._configured, self._learned) if r is not None]
-        pace = min(bases) * self._penalty if bases else None
+        recovery = self._recovery(now)
+        learned = self._learned
+        if learned is not None and self._guessed:
+            learned *= recovery
+            if learned > _UNPACED_ABOVE:
+                learned = None
+        bases = [r for r in (self._configured, learned) if r is not None]
+        pace = min(bases) * min(1.0, self._penalty * recovery) if bases else None
         if self._window_rate is not None and now < self._window_end:
             pace = self._window_rate if pace is None else min(pace, self._window_rate)
         return pace
@@ -219,6 +239,7 @@ class RateLimitState:
         quota = quota or limit
         if quota:
             self._learned = _PACING_MARGIN * quota / window
+            self._guessed = False
         if delay is not None:
             self._reset_at = now + delay
         elif self._reset_at is not None and self._reset_at <= now:
@@ -261,9 +282,12 @@ class RateLimitState:
         else:
             wait = DEFAULT_COOLDOWN
         if now >= self._episode_until:
-            self._penalty = max(_MIN_PENALTY, self._penalty * _PENALTY_FACTOR)
-            if self._configured is None and self._learned is None:
-                self._learned = self._fallback_rate
+            # Start from what the quiet time since the last episode has earned back.
+            self._penalty = max(_MIN_PENALTY, min(1.0, self._penalty * self._recovery(now)) * _PENALTY_FACTOR)
+            if self._configured is None and (self._learned is None or self._guessed):
+                guess = self.rate(now)
+                self._learned = self._fallback_rate if guess is None else max(self._fallback_rate, guess)
+                self._guessed = True
         self._episode_until = max(self._episode_until, now + wait)
         self._extend_cooldown(now + wait)
 
@@ -324,6 +348,11 @@ class RateLimiter:
     def cooldown_until(self) -> float | None:
         """End of the current (or last) cooldown on the ``clock`` timebase; None if there never was one."""
         return self._state.cooldown_until
+
+    def cooldown_remaining(self) -> float:
+        """Seconds until the current cooldown ends (0.0 when there is none)."""
+        until = self._state.cooldown_until
+        return 0.0 if until is None else max(0.0, until - self._clock())
 
     async def acquire(self) -> None:
         """Wait until this request may be sent.

@@ -32,6 +32,7 @@ from .errors import (
     InvalidRequestError,
     KanbertError,
     NotFoundError,
+    RateLimitError,
     status_error,
 )
 from .operation import Operation, RequestOptions
@@ -109,6 +110,8 @@ class _Attempt:
     #: The Authorization value the last attempt carried, so a 401 refreshes only a stale token.
     #: Kept out of the repr: error trackers record frame locals (this object) with their reprs.
     sent_authorization: str = field(default="", repr=False)
+    #: Longest shared cooldown this call is willing to wait out (its policy's max_retry_after).
+    max_wait: float = float("inf")
 
 
 class Transport:
@@ -229,7 +232,7 @@ class Transport:
         if query:
             url += "?" + urlencode(query, safe="[],:")
         policy = self._policy(options)
-        state = _Attempt()
+        state = _Attempt(max_wait=policy.max_retry_after)
         files = await _prepare_files(operation, body) if operation.body == "multipart" else {}
         try:
             while True:
@@ -352,8 +355,23 @@ class Transport:
         state: _Attempt,
         read: bool,
     ) -> tuple[Response | aiohttp.ClientResponse | None, Failure | None, BaseException | None]:
+        cooling = self.limiter.cooldown_remaining()
+        if cooling > state.max_wait:
+            # Another call's 429 asked for a wait longer than this call may take: say so now
+            # instead of sleeping silently until it ends.
+            raise RateLimitError(
+                f"the client is held back by a 429 for another {cooling:.0f}s",
+                status=429,
+                retry_after=cooling,
+                method=operation.method,
+                url=url,
+                operation=operation.id,
+            )
         await self.limiter.acquire()
         headers = {"Accept": "application/json"}
+        if not self._owns_session:
+            # A session we created carries it already; an injected one is the caller's.
+            headers["User-Agent"] = self._user_agent
         if options is not None and options.headers:
             headers.update(options.headers)
         if self.auth is not None:
@@ -435,6 +453,7 @@ class Transport:
                 url=url,
                 operation=operation.id,
                 retry_after=server_wait,
+                scopes=operation.scopes,
             )
         detail = (
             f"{type(error).__name__}: {error}" if error is not None and str(error) else type(error).__name__

@@ -112,9 +112,14 @@ async def test_breaking_out_of_a_scan_cancels_every_walker() -> None:
         async for _ in kb.outgoing_invoices.list(page_size=10).partitioned(by="date_of_invoice", parts=6):
             break
         await asyncio.sleep(0.01)
-        pending = {t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()}
-        sandbox_tasks = {t for t in pending if "kanbert_async/sandbox" in repr(t.get_coro())}
-        assert pending - sandbox_tasks == set()
+        # The sandbox's own request handlers may still be winding down; the SDK's tasks must not be.
+        sdk_tasks = [
+            t
+            for t in asyncio.all_tasks()
+            if not t.done()
+            and "kanbert_async/_core" in getattr(getattr(t.get_coro(), "cr_code", None), "co_filename", "")
+        ]
+        assert sdk_tasks == []
 
 
 async def test_an_unsuitable_partition_field_is_refused_listing_the_suitable_ones() -> None:

@@ -150,7 +150,7 @@ async def test_a_json_error_body_of_another_shape_is_kept_as_json_not_as_text(
         await kb.outgoing_invoices.get("inv_1")
 
     assert caught.value.body == {"error": "forbidden", "message": None, "errors": []}
-    assert "Grant the token the scope" in str(caught.value)
+    assert "requires the scope(s) outgoing-invoice:read" in str(caught.value)
 
 
 async def test_error_headers_never_keep_credentials(mocked: Any, kb: KanbertClient) -> None:
@@ -291,6 +291,7 @@ async def test_an_injected_session_is_used_and_left_open(mocked: Any) -> None:
         async with KanbertClient("tok", session=session) as kb:
             await kb.outgoing_invoices.get("inv_1")
         assert not session.closed
+    assert _sent_headers(mocked)["User-Agent"].startswith("kanbert-async/")
 
 
 async def test_an_owned_session_is_closed_with_the_client_and_later_calls_say_so(mocked: Any) -> None:

@@ -6,9 +6,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import pytest
 from aiohttp import web
 
-from kanbert_async import KanbertClient
+from kanbert_async import KanbertClient, RateLimitError
 from tests.transport.loopback import LoopbackServer, invoice_json
 
 SHOW = "/api/v1/outgoing-invoices/{id}"
@@ -133,3 +134,25 @@ async def test_calls_queued_for_a_pooled_connection_also_wait_out_the_cooldown(
     ]
     assert into_cooldown == []
     assert len(sent_429) <= 2
+
+
+async def test_a_call_that_cannot_wait_out_a_long_cooldown_fails_at_once_saying_so(
+    server: LoopbackServer, make_client: Callable[..., KanbertClient]
+) -> None:
+    async def throttled(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"message": "Too Many Attempts."}, status=429, headers={"Retry-After": "600"}
+        )
+
+    server.route("GET", SHOW, throttled)
+    await server.start()
+    kb = make_client(server.base_url)
+    with pytest.raises(RateLimitError) as first:
+        await kb.outgoing_invoices.get("a")
+    assert first.value.retry_after == pytest.approx(600, abs=1)
+    started = time.monotonic()
+    with pytest.raises(RateLimitError, match="held back by a 429") as second:
+        await kb.outgoing_invoices.get("b")
+    assert time.monotonic() - started < 0.5
+    assert second.value.retry_after is not None and second.value.retry_after > 590
+    assert server.count("GET") == 1
