@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -181,9 +182,21 @@ async def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_logging() -> None:
+    """Retries and recoveries as short lines on stderr, not Python's bare last-resort output."""
+    logger = logging.getLogger("kanbert_async")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("kanbert-async: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kanbert-async`` console script; returns the exit code."""
     args = _build_parser().parse_args(argv)
+    _configure_logging()
     try:
         if args.command == "export":
             return _run(lambda: _export(args))
