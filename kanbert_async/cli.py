@@ -187,7 +187,9 @@ def _configure_logging() -> None:
     logger = logging.getLogger("kanbert_async")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("kanbert-async: %(message)s"))
+        # On a terminal, wipe the live progress line first so the message gets a line of its own.
+        prefix = "\r\x1b[K" if sys.stderr.isatty() else ""
+        handler.setFormatter(logging.Formatter(prefix + "kanbert-async: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
         logger.propagate = False

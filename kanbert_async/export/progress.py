@@ -37,13 +37,17 @@ class Progress:
             self._last = now
             self._render(snapshot)
 
+    def clear_line(self) -> str:
+        """What to write before another line of output so it does not run into the live line."""
+        return "\r\x1b[K" if self.live else ""
+
     def _line(self, s: dict[str, Any]) -> str:
         rate = s["items"] / s["elapsed"] if s["elapsed"] > 0 else 0.0
         eta = ""
         if 0 < s["fraction"] < 1:
             eta = f", ETA {_duration(s['elapsed'] * (1 - s['fraction']) / s['fraction'])}"
         return (
-            f"{s['items']} records ({rate:.0f}/s), {s['pdfs']} PDFs, "
+            f"{s['items']} records saved ({rate:.0f}/s), {s['pdfs']} PDFs, "
             f"{s['partitions_done']}/{s['partitions']} partitions done, {s['requests']} requests, "
             f"{s['retries']} retries, {s['rate_limited']} × 429, {_duration(s['elapsed'])} elapsed{eta}"
         )
