@@ -30,7 +30,7 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def _one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("kanbert-async")]
+    lines = [line for line in err.splitlines() if line.startswith("kanbert-async: error:")]
     assert len(lines) == 1, err
     return lines[0]
 
