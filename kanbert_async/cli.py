@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from ._core.errors import (
     APIConnectionError,
@@ -182,11 +182,23 @@ async def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the message (it may be replaced)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def _configure_logging() -> None:
     """Retries and recoveries as short lines on stderr, not Python's bare last-resort output."""
     logger = logging.getLogger("kanbert_async")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         # On a terminal, wipe the live progress line first so the message gets a line of its own.
         prefix = "\r\x1b[K" if sys.stderr.isatty() else ""
         handler.setFormatter(logging.Formatter(prefix + "kanbert-async: %(message)s"))
