@@ -52,7 +52,8 @@ _UNPACED_ABOVE = 1000.0
 _LOW_REMAINING_FRACTION = 0.1
 _LOW_REMAINING_ABSOLUTE = 5
 
-_UNITS = {
+#: Seconds per unit of a rate like ``600/min`` (shared with the sandbox's throttle).
+TIME_UNITS = {
     "s": 1.0,
     "sec": 1.0,
     "second": 1.0,
@@ -74,12 +75,12 @@ def parse_rate(text: str) -> float:
     """
     match = _RATE_RE.match(text)
     unit = match.group(2).lower() if match else ""
-    if match is None or unit not in _UNITS:
+    if match is None or unit not in TIME_UNITS:
         raise ValueError(f"unreadable rate {text!r}; write it like '10/s', '600/min' or '5000/h'")
     count = float(match.group(1))
     if count <= 0:
         raise ValueError(f"rate {text!r} must be positive")
-    return count / _UNITS[unit]
+    return count / TIME_UNITS[unit]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

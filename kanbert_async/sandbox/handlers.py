@@ -169,35 +169,46 @@ async def list_invoices(
     request: web.Request, state: SandboxState, match: Match, token: TokenInfo
 ) -> web.Response:
     """``GET /outgoing-invoices``."""
-    op = match.operation.id
-    include = parse_include(_last(request.query, "include"), _caps(state, op))
-    query = _list_query(request, state)
-    store = state.store
-    result = state.listers[op].run(
-        query, _context(state, token), store.invoice_records, cache_key=(op, store.version)
+    return _list_documents(
+        request,
+        state,
+        match,
+        token,
+        state.store.invoice_records,
+        OutgoingInvoiceDataCursorPaginatedCollection,
     )
-    data = [store.present(row, include, computed) for row, computed in result.rows]
-    body = OutgoingInvoiceDataCursorPaginatedCollection(
-        data=data, links=[], meta=_meta(request, query.size, result)
-    )
-    return json_response(200, body)
 
 
 async def list_masters(
     request: web.Request, state: SandboxState, match: Match, token: TokenInfo
 ) -> web.Response:
     """``GET /outgoing-invoices/master``."""
+    return _list_documents(
+        request,
+        state,
+        match,
+        token,
+        state.store.master_records,
+        OutgoingInvoiceMasterDataCursorPaginatedCollection,
+    )
+
+
+def _list_documents(
+    request: web.Request,
+    state: SandboxState,
+    match: Match,
+    token: TokenInfo,
+    records: Any,
+    collection: Any,
+) -> web.Response:
+    """A page of invoices or masters: the two listings differ only in their records and wrapper."""
     op = match.operation.id
     include = parse_include(_last(request.query, "include"), _caps(state, op))
     query = _list_query(request, state)
     store = state.store
-    result = state.listers[op].run(
-        query, _context(state, token), store.master_records, cache_key=(op, store.version)
-    )
+    result = state.listers[op].run(query, _context(state, token), records, cache_key=(op, store.version))
     data = [store.present(row, include, computed) for row, computed in result.rows]
-    body = OutgoingInvoiceMasterDataCursorPaginatedCollection(
-        data=data, links=[], meta=_meta(request, query.size, result)
-    )
+    body = collection(data=data, links=[], meta=_meta(request, query.size, result))
     return json_response(200, body)
 
 

@@ -13,18 +13,10 @@ import re
 import time
 from collections.abc import Callable
 
+from kanbert_async._core.ratelimit import TIME_UNITS as _UNITS
+
 __all__ = ["FixedWindowLimiter", "RateDecision", "RateLimit"]
 
-_UNITS = {
-    "s": 1.0,
-    "sec": 1.0,
-    "second": 1.0,
-    "m": 60.0,
-    "min": 60.0,
-    "minute": 60.0,
-    "h": 3600.0,
-    "hour": 3600.0,
-}
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+?)s?\s*$", re.IGNORECASE)
 
 
