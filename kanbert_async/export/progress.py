@@ -31,6 +31,7 @@ class Progress:
         self._snapshot: dict[str, Any] | None = None
 
     def __call__(self, snapshot: dict[str, Any]) -> None:
+        """Take the latest snapshot; render it if the last rendering is old enough."""
         self._snapshot = snapshot
         now = time.monotonic()
         if now - self._last >= self.interval:

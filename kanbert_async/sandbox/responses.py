@@ -40,7 +40,8 @@ class ApiError(Exception):
 
 
 def error_body(status: int, message: str, errors: dict[str, list[str]] | None) -> Any:
-    # The generated error models, so error bodies conform to the description too.
+    """A Laravel-style error body for ``status``, built from the generated error models (so error
+    bodies conform to the description too)."""
     if status == 422:
         return ValidationException(message=message, errors=errors or {})
     model = {
