@@ -30,8 +30,9 @@ from .retry import get_header, reset_delay
 
 __all__ = ["RateLimitInfo", "RateLimitState", "RateLimiter", "parse_rate"]
 
-# Laravel's default throttle window; assumed whenever the server gives a limit but no window.
-DEFAULT_WINDOW = 60.0
+#: Laravel's default throttle window: only a guess after a 429 from a server that never showed its
+#: window, and earned back over quiet time like any 429's slowdown.
+GUESSED_WINDOW = 60.0
 # Pace a little below the server's limit so clock drift and other clients don't tip us over.
 _PACING_MARGIN = 0.95
 # After a 429 the pace we had was evidently too fast for this server (or for our share of it).
@@ -168,6 +169,13 @@ class RateLimitState:
         self._window_end = -math.inf
         self._reset_at: float | None = None
         self._info = RateLimitInfo()
+        # The server's quota and the length of its window. Servers rarely say the window (Laravel
+        # sends only Limit/Remaining), so it is learned: from RateLimit-Policy, from the reset a
+        # window's first response carries, or from the refills of Remaining (see _observe_window).
+        self._quota: int | None = None
+        self._window: float | None = None
+        self._last_remaining: int | None = None
+        self._boundary: float | None = None
 
     @property
     def info(self) -> RateLimitInfo:
@@ -236,11 +244,13 @@ class RateLimitState:
         if limit is None and remaining is None and delay is None and quota is None:
             return
 
-        window = window or DEFAULT_WINDOW
         quota = quota or limit
         if quota:
-            self._learned = _PACING_MARGIN * quota / window
-            self._guessed = False
+            self._quota = quota
+        if window is not None:
+            self._observe_window(window, exact=True)
+        if remaining is not None and self._quota:
+            self._watch_refills(remaining, delay, now)
         if delay is not None:
             self._reset_at = now + delay
         elif self._reset_at is not None and self._reset_at <= now:
@@ -251,9 +261,40 @@ class RateLimitState:
             reset=None if self._reset_at is None else unix + (self._reset_at - now),
         )
         if remaining is not None:
-            self._spread_remaining(remaining, quota, window, now)
+            self._spread_remaining(remaining, self._quota, self._window, now)
 
-    def _spread_remaining(self, remaining: int, quota: int | None, window: float, now: float) -> None:
+    def _watch_refills(self, remaining: int, delay: float | None, now: float) -> None:
+        """Find the window's length from how Remaining behaves.
+
+        A window's first response has Remaining = quota - 1; if it also says when the window
+        resets, that delay is the window. Otherwise Remaining jumping back up marks a new window,
+        and the time between two such refills is (at least) the window.
+        """
+        assert self._quota is not None
+        refilled = self._last_remaining is not None and remaining - self._last_remaining >= max(
+            2, self._quota // 5
+        )
+        first_of_window = remaining >= self._quota - 1
+        if first_of_window and delay is not None:
+            self._observe_window(delay)
+        if refilled or (first_of_window and self._boundary is None):
+            if refilled and self._boundary is not None:
+                self._observe_window(now - self._boundary)
+            self._boundary = now
+        self._last_remaining = remaining
+
+    def _observe_window(self, seconds: float, *, exact: bool = False) -> None:
+        """Adopt a window length: stated ones as they are, estimates in whole seconds (the unit
+        rate limiters count in), keeping the shortest seen (an idle pause only lengthens one)."""
+        if seconds <= 0:
+            return
+        window = seconds if exact else max(1.0, float(math.ceil(seconds - 0.05)))
+        self._window = window if exact or self._window is None else min(self._window, window)
+        if self._quota:
+            self._learned = _PACING_MARGIN * self._quota / self._window
+            self._guessed = False
+
+    def _spread_remaining(self, remaining: int, quota: int | None, window: float | None, now: float) -> None:
         low = max(1.0, _LOW_REMAINING_FRACTION * quota) if quota else _LOW_REMAINING_ABSOLUTE
         if remaining > low:
             self._window_rate = None
@@ -263,8 +304,11 @@ class RateLimitState:
             if self._reset_at is not None:
                 self._extend_cooldown(self._reset_at)
             return
-        # Without a reset time the window can be at most one whole window away.
-        end = self._reset_at if self._reset_at is not None else now + window
+        # Without a reset time the window can be at most one whole window away; with neither,
+        # spreading is guesswork, and the next 429 will say how long to wait.
+        if self._reset_at is None and window is None:
+            return
+        end = self._reset_at if self._reset_at is not None else now + (window or 0.0)
         if end > now:
             self._window_rate = remaining / (end - now)
             self._window_end = end
@@ -282,13 +326,25 @@ class RateLimitState:
             wait = self._reset_at - now
         else:
             wait = DEFAULT_COOLDOWN
-        if now >= self._episode_until:
-            # Start from what the quiet time since the last episode has earned back.
+        was_pacing = self.rate(now) is not None
+        if retry_after is not None and self._boundary is not None and self._window is None:
+            # The window that began at the last refill ends when the server lets us go again.
+            self._observe_window(now + wait - self._boundary)
+        if now >= self._episode_until and was_pacing:
+            # Start from what the quiet time since the last episode has earned back. A client that
+            # did not pace yet (window unknown) learned its pace from this 429 instead.
             self._penalty = max(_MIN_PENALTY, min(1.0, self._penalty * self._recovery(now)) * _PENALTY_FACTOR)
             if self._configured is None and (self._learned is None or self._guessed):
                 guess = self.rate(now)
                 self._learned = self._fallback_rate if guess is None else max(self._fallback_rate, guess)
                 self._guessed = True
+        elif not was_pacing and self.rate(now) is None:
+            # Nothing learned from this 429 either: guess (the quota over Laravel's default minute,
+            # or a slow fixed pace), and earn the guess back over quiet time.
+            self._learned = (
+                _PACING_MARGIN * self._quota / GUESSED_WINDOW if self._quota else self._fallback_rate
+            )
+            self._guessed = True
         self._episode_until = max(self._episode_until, now + wait)
         self._extend_cooldown(now + wait)
 

@@ -128,16 +128,40 @@ def test_constructor_rejects_nonsense() -> None:
 # --- learning from headers -----------------------------------------------------------------------
 
 
-def test_x_ratelimit_limit_alone_is_taken_as_a_laravel_minute() -> None:
+def test_a_limit_without_a_window_does_not_pace_until_the_window_is_learned() -> None:
+    # Laravel sends Limit and Remaining but not the window; assuming one would be a guess.
     state = RateLimitState()
     state.on_response({"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "599"}, now=0.0)
-    assert state.rate(0.0) == pytest.approx(0.95 * 600 / 60)
-    assert gaps(reserve_many(state, 3)) == pytest.approx([1 / 9.5, 1 / 9.5])
+    assert state.rate(0.0) is None
+    state.on_response({"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "120"}, now=40.0)
+    # Remaining refills: a new window began; two refills apart is the window's length.
+    state.on_response({"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "599"}, now=60.0)
+    assert state.rate(60.0) == pytest.approx(0.95 * 600 / 60)
+    assert gaps(reserve_many(state, 3, now=60.0)) == pytest.approx([1 / 9.5, 1 / 9.5])
+
+
+def test_the_shortest_refill_interval_is_the_window() -> None:
+    state = RateLimitState()
+    for now, remaining in [(0.0, 49), (0.5, 10), (2.7, 49), (3.0, 20), (3.75, 49), (4.0, 30), (4.8, 49)]:
+        state.on_response({"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": str(remaining)}, now=now)
+    assert state.rate(5.0) == pytest.approx(0.95 * 50 / 1.0)
+
+
+def test_the_first_429_after_a_refill_teaches_the_window_without_a_penalty() -> None:
+    state = RateLimitState()
+    state.on_response({"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "49"}, now=0.0)
+    state.on_response({"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "0"}, now=0.5)
+    state.on_429(0.5, now=0.5)
+    assert state.cooldown_until == pytest.approx(1.0)
+    assert state.rate(1.0) == pytest.approx(0.95 * 50 / 1.0)
 
 
 def test_a_configured_rate_above_the_servers_is_lowered_to_it() -> None:
     state = RateLimitState(rate=100.0)
-    state.on_response({"X-RateLimit-Limit": "60"}, now=0.0)
+    # A window's first response, with its reset: the window is 60 s.
+    state.on_response(
+        {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Reset": "60"}, now=0.0
+    )
     assert state.rate(0.0) == pytest.approx(0.95)
 
 
@@ -201,9 +225,15 @@ def test_low_remaining_is_spread_over_the_time_until_reset() -> None:
     assert gaps(reserve_many(state, 3)) == pytest.approx([10.0, 10.0])
 
 
-def test_low_remaining_without_reset_assumes_a_whole_window_is_left() -> None:
+def test_low_remaining_with_neither_reset_nor_window_is_not_guessed_at() -> None:
     state = RateLimitState()
     state.on_response({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "3"}, now=0.0)
+    assert state.rate(0.0) is None
+
+
+def test_low_remaining_with_a_known_window_is_spread_over_it() -> None:
+    state = RateLimitState()
+    state.on_response({"RateLimit-Policy": "100;w=60", "RateLimit-Remaining": "3"}, now=0.0)
     assert state.rate(0.0) == pytest.approx(3 / 60)
 
 
@@ -221,20 +251,17 @@ def test_spreading_ends_when_the_window_resets() -> None:
 def test_spreading_ends_as_soon_as_remaining_recovers_even_before_the_assumed_reset() -> None:
     # Without a reset header a whole window is assumed; a refilled quota proves the window reset.
     state = RateLimitState()
-    state.on_response({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "3"}, now=0.0)
-    state.on_response({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99"}, now=10.0)
+    state.on_response({"RateLimit-Policy": "100;w=60", "RateLimit-Remaining": "3"}, now=0.0)
+    state.on_response({"RateLimit-Policy": "100;w=60", "RateLimit-Remaining": "99"}, now=10.0)
     assert state.rate(10.0) == pytest.approx(0.95 * 100 / 60)
 
 
 def test_plenty_remaining_does_not_slow_down() -> None:
     state = RateLimitState()
     state.on_response(
-        {"RateLimit-Limit": "100", "RateLimit-Remaining": "50", "RateLimit-Reset": "50"}, now=0.0
+        {"RateLimit-Policy": "100;w=60", "RateLimit-Remaining": "50", "RateLimit-Reset": "50"}, now=0.0
     )
     assert state.rate(0.0) == pytest.approx(0.95 * 100 / 60)
-
-
-# --- the shared cooldown after a 429 -------------------------------------------------------------
 
 
 def test_after_a_429_every_reservation_waits_for_the_cooldown_then_goes_paced() -> None:
@@ -268,11 +295,14 @@ def test_a_429_after_the_cooldown_lowers_the_pace_again() -> None:
 
 def test_reading_the_429s_own_headers_first_does_not_cancel_the_slowdown() -> None:
     state = RateLimitState()
+    state.on_response(
+        {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Reset": "60"}, now=0.0
+    )
     headers = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "10"}
-    state.on_response(headers, now=0.0)
-    state.on_429(10.0, now=0.0)
-    assert state.rate(10.0) == pytest.approx(0.95 * 0.8)
-    assert state.cooldown_until == 10.0
+    state.on_response(headers, now=50.0)
+    state.on_429(10.0, now=50.0)
+    assert state.rate(60.0) == pytest.approx(0.95 * 0.8)
+    assert state.cooldown_until == 60.0
 
 
 def test_a_429_without_retry_after_uses_the_known_reset() -> None:
