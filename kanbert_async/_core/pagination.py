@@ -466,6 +466,10 @@ class PartitionRange:
     nulls: bool = False
 
 
+#: How often an idle walker looks for a running partition to split.
+_STEAL_RETRY = 0.05
+
+
 @dataclass(slots=True)
 class _Partition:
     """A half-open range [low, high) of the partition field (None = open end), or the null bucket."""
@@ -643,7 +647,12 @@ class PartitionedScan(Generic[T]):
                 while True:
                     partition = pending.pop(0) if pending else (self._steal(active) if self._split else None)
                     if partition is None:
-                        return
+                        if not self._split or not active:
+                            return
+                        # Nothing to split yet (partitions not far enough along): look again soon
+                        # rather than leave the rest of the listing to fewer walkers.
+                        await asyncio.sleep(_STEAL_RETRY)
+                        continue
                     active.append(partition)
                     try:
                         await self._walk(partition, queue)

@@ -304,11 +304,12 @@ class RateLimitState:
             if self._reset_at is not None:
                 self._extend_cooldown(self._reset_at)
             return
-        # Without a reset time the window can be at most one whole window away; with neither,
-        # spreading is guesswork, and the next 429 will say how long to wait.
-        if self._reset_at is None and window is None:
+        # Only a known reset says how long the rest must last. Without one, assuming a whole window
+        # is left would stall a client pacing just under the limit at the end of every window
+        # (remaining is always low there); the pace learned from the window already fits.
+        if self._reset_at is None:
             return
-        end = self._reset_at if self._reset_at is not None else now + (window or 0.0)
+        end = self._reset_at
         if end > now:
             self._window_rate = remaining / (end - now)
             self._window_end = end
@@ -328,8 +329,10 @@ class RateLimitState:
             wait = DEFAULT_COOLDOWN
         was_pacing = self.rate(now) is not None
         if retry_after is not None and self._boundary is not None and self._window is None:
-            # The window that began at the last refill ends when the server lets us go again.
-            self._observe_window(now + wait - self._boundary)
+            # The window that began at the last refill ends when the server lets us go again. Its
+            # Retry-After is rounded up to whole seconds, so the sum overshoots by half a second
+            # on average; later refills correct whatever this first estimate gets wrong.
+            self._observe_window(max(1.0, float(round(now + wait - self._boundary - 0.45))), exact=True)
         if now >= self._episode_until and was_pacing:
             # Start from what the quiet time since the last episode has earned back. A client that
             # did not pace yet (window unknown) learned its pace from this 429 instead.

@@ -231,10 +231,11 @@ def test_low_remaining_with_neither_reset_nor_window_is_not_guessed_at() -> None
     assert state.rate(0.0) is None
 
 
-def test_low_remaining_with_a_known_window_is_spread_over_it() -> None:
+def test_low_remaining_without_a_reset_keeps_the_learned_pace() -> None:
+    # Pacing just under the limit leaves remaining low at the end of every window: no stall.
     state = RateLimitState()
     state.on_response({"RateLimit-Policy": "100;w=60", "RateLimit-Remaining": "3"}, now=0.0)
-    assert state.rate(0.0) == pytest.approx(3 / 60)
+    assert state.rate(0.0) == pytest.approx(0.95 * 100 / 60)
 
 
 def test_spreading_ends_when_the_window_resets() -> None:
