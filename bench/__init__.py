@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): side-by-side ratios, never part of ``make test``."""

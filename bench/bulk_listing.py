@@ -1,0 +1,237 @@
+"""Benchmark 3: a listing of 200+ pages behind 100 ms latency and a 50 requests/s rate limit.
+
+The sandbox runs in its own process with ``--latency 0.1 --rate-limit 50/s`` (Laravel's fixed
+window per token). Contenders, interleaved, each with a fresh out-of-the-box client (no
+``rate_limit=``: it learns from the server's headers, as the README says):
+
+- partitioned scan: ``kb.outgoing_invoices.list(page_size=100).partitioned(by="date_of_invoice", parts=8)``;
+- the plain loop: ``kb.outgoing_invoices.list(page_size=100, prefetch=0).pages()``;
+- the bound: the listing's pages ÷ the rate.
+
+429s are timed client side (the ``kanbert_async`` logger's retry records, cross-checked with
+``kb.stats.rate_limited``) and counted server side (``/__sandbox__/counters``).
+
+Bars: partitioned within 1.15× of the bound; ≥ 4× faster than the loop; no 429 after the first second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from kanbert_async import KanbertClient
+
+from .common import Figure, Result, SandboxProcess, listed_count, profile
+
+BOUND_BAR = 1.15
+LOOP_BAR = 4.0
+RATE = 50
+LATENCY = 0.1
+PAGE_SIZE = 100
+PARTS = 8
+
+PARTITIONED = f"partitioned scan (parts={PARTS})"
+LOOP = "sequential loop (prefetch=0)"
+BOUND = "rate-limit bound (pages ÷ rate)"
+
+
+class _RateLimitedRecords(logging.Handler):
+    """Times of the client's 429 retries, from its ``kanbert_async`` log records."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.times: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "HTTP 429" in record.getMessage():
+            self.times.append(time.perf_counter())
+
+
+@dataclass
+class Walk:
+    """One timed walk of the listing."""
+
+    elapsed: float
+    items: int
+    requests: int
+    finished: bool
+    rate_limited: int
+    late_429s: int
+    server_429s: int = 0
+    pace: float | None = None
+    server_limit: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def _walk(
+    base_url: str,
+    token: str,
+    iterate: Callable[[KanbertClient, dict[str, Any]], Coroutine[Any, Any, int]],
+    deadline: float,
+) -> Walk:
+    handler = _RateLimitedRecords()
+    logger = logging.getLogger("kanbert_async")
+    logger.addHandler(handler)
+    extra: dict[str, Any] = {}
+    items = 0
+    try:
+        async with KanbertClient(token, base_url=base_url) as kb:
+            started = time.perf_counter()
+            task = asyncio.ensure_future(iterate(kb, extra))
+            done, _ = await asyncio.wait({task}, timeout=deadline)
+            finished = bool(done)
+            if finished:
+                items = task.result()
+            else:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                items = extra.get("items", 0)
+            elapsed = time.perf_counter() - started
+            state = kb._transport.limiter.state  # diagnostics only: the pace the client settled on
+            walk = Walk(
+                elapsed=elapsed,
+                items=items,
+                requests=kb.stats.requests,
+                finished=finished,
+                rate_limited=kb.stats.rate_limited,
+                late_429s=sum(1 for t in handler.times if t - started > 1.0),
+                pace=state.rate(time.monotonic()),
+                server_limit=kb.rate_limit.limit,
+                extra=extra,
+            )
+            if len(handler.times) != kb.stats.rate_limited:
+                walk.extra["429 log mismatch"] = (
+                    f"{len(handler.times)} logged vs {kb.stats.rate_limited} counted"
+                )
+            return walk
+    finally:
+        logger.removeHandler(handler)
+
+
+async def _partitioned(kb: KanbertClient, extra: dict[str, Any]) -> int:
+    scan = kb.outgoing_invoices.list(page_size=PAGE_SIZE).partitioned(by="date_of_invoice", parts=PARTS)
+    extra["items"] = 0
+    async for page in scan.pages():
+        extra["items"] += len(page.items)
+    extra["scan"] = scan.stats
+    items: int = extra["items"]
+    return items
+
+
+async def _loop(kb: KanbertClient, extra: dict[str, Any]) -> int:
+    extra["items"] = 0
+    async for page in kb.outgoing_invoices.list(page_size=PAGE_SIZE, prefetch=0).pages():
+        extra["items"] += len(page.items)
+    items: int = extra["items"]
+    return items
+
+
+def run(quick: bool = False) -> Result:
+    """Interleaved walks (partitioned, loop, partitioned, loop, …); medians of wall times."""
+    invoices = 2200 if quick else 22000
+    rounds = 1 if quick else 3
+    deadline = 10.0 if quick else 60.0
+    listed, _ = listed_count(invoices)
+    pages = math.ceil(listed / PAGE_SIZE)
+    bound = pages / RATE
+    contenders = {PARTITIONED: _partitioned, LOOP: _loop}
+    walks: dict[str, list[Walk]] = {name: [] for name in contenders}
+    with (
+        SandboxProcess(invoices=invoices, rate_limit=f"{RATE}/s", latency=LATENCY) as sandbox,
+        asyncio.Runner() as runner,
+    ):
+
+        def once(iterate: Callable[[KanbertClient, dict[str, Any]], Coroutine[Any, Any, int]]) -> Walk:
+            before = sandbox.counters()["rate_limited"]
+            walk = runner.run(_walk(sandbox.base_url, sandbox.token, iterate, deadline))
+            walk.server_429s = sandbox.counters()["rate_limited"] - before
+            # Let the server's one-second window run out, so no run inherits another's requests.
+            time.sleep(1.5)
+            return walk
+
+        # Warm-up: both query shapes once (the sandbox sorts and caches on first use), a few pages each.
+        async def warm(kb: KanbertClient, extra: dict[str, Any]) -> int:
+            first = await kb.outgoing_invoices.list(page_size=PAGE_SIZE, max_pages=2, prefetch=0).to_list()
+            scan = kb.outgoing_invoices.list(page_size=PAGE_SIZE, max_items=1).partitioned(
+                by="date_of_invoice"
+            )
+            return len(first) + len([item async for item in scan])
+
+        once(warm)
+        for _ in range(rounds):
+            for name, iterate in contenders.items():
+                walks[name].append(once(iterate))
+
+        figures = {name: Figure(name) for name in contenders}
+        for name, runs in walks.items():
+            for walk in runs:
+                if walk.finished:
+                    assert walk.items == listed, f"{name} delivered {walk.items} of {listed} invoices"
+                    figures[name].samples.append(walk.elapsed)
+                else:
+                    # Stopped at the deadline: project the whole listing at the pace it had.
+                    figures[name].samples.append(walk.elapsed * listed / max(walk.items, 1))
+                    figures[name].projected += 1
+        figures[BOUND] = Figure(BOUND, [bound])
+
+        partitioned, loop = figures[PARTITIONED].median, figures[LOOP].median
+        late = max(w.late_429s for runs in walks.values() for w in runs)
+        vs_bound, speedup = partitioned / bound, loop / partitioned
+        result = Result(
+            title="3. Bulk listing under latency and a rate limit",
+            figures=list(figures.values()),
+            ratios={
+                "partitioned / bound": vs_bound,
+                "loop / partitioned": speedup,
+                "429s after the first second (max of any run)": late,
+            },
+            bars={
+                "partitioned / bound": f"≤ {BOUND_BAR}×",
+                "loop / partitioned": f"≥ {LOOP_BAR}×",
+                "429s after the first second (max of any run)": "= 0",
+            },
+            met={
+                "partitioned / bound": vs_bound <= BOUND_BAR,
+                "loop / partitioned": speedup >= LOOP_BAR,
+                "429s after the first second (max of any run)": late == 0,
+            },
+            setup={
+                "listing": f"{invoices} invoices, {listed} listed, page[size]={PAGE_SIZE} → {pages} pages; "
+                f"bound {pages} ÷ {RATE}/s = {bound:.2f} s",
+                "sandbox": sandbox.command + " (its own process)",
+                "client": "KanbertClient(token, base_url=...) — defaults, a fresh client per run",
+                "runs": f"{rounds} per contender, interleaved, after a short warm-up; 1.5 s pause between "
+                f"runs (the server's window); a run still going after {deadline:.0f} s is stopped and its "
+                "time projected from the share of invoices it had delivered",
+            },
+            notes=[_describe(name, runs) for name, runs in walks.items()],
+        )
+        if not result.all_met:
+            result.profile = profile(
+                lambda: runner.run(_walk(sandbox.base_url, sandbox.token, _partitioned, 15.0))
+            )
+            result.notes.append("profile: the partitioned scan, stopped after 15 s")
+        return result
+
+
+def _describe(name: str, runs: list[Walk]) -> str:
+    parts = []
+    for walk in runs:
+        text = (
+            f"{walk.elapsed:.1f} s{'' if walk.finished else ' (stopped)'}, {walk.items} items, "
+            f"{walk.requests} requests, 429s: {walk.rate_limited} client / {walk.server_429s} server "
+            f"({walk.late_429s} after 1 s), server's X-RateLimit-Limit {walk.server_limit}, "
+            "client pace at the end " + (f"{walk.pace:.2f} req/s" if walk.pace is not None else "unlimited")
+        )
+        if "scan" in walk.extra:
+            stats = walk.extra["scan"]
+            text += f", {stats.partitions} partitions, {stats.splits} splits"
+        if "429 log mismatch" in walk.extra:
+            text += f", {walk.extra['429 log mismatch']}"
+        parts.append(text)
+    return f"{name}: " + "; ".join(parts)
