@@ -588,7 +588,8 @@ class PartitionedScan(Generic[T]):
 
     async def _plan_from_data(self) -> list[PartitionRange]:
         ranges: list[PartitionRange] = []
-        low, high = await self._probe(False), await self._probe(True)
+        # Both ends at once: the probes are independent, and the scan waits on the slower one.
+        low, high = await asyncio.gather(self._probe(False), self._probe(True))
         if low is not None and high is not None:
             self._span_high = high
             cuts = sorted(

@@ -4,7 +4,10 @@ Two layers, in the house style:
 
 - :class:`RateLimitState` is a pure state machine. Every method takes ``now`` explicitly; it never
   sleeps or reads a clock. It schedules requests with GCRA (the "generic cell rate algorithm",
-  a.k.a. "next free slot"): each reservation is given the next evenly spaced slot, in O(1).
+  a.k.a. "next free slot"): each reservation is given the next evenly spaced slot, in O(1). Each
+  reservation also takes a ticket; an answer to ticket t saying "r remaining" caps the window at
+  ticket t + r, so a reservation past the cap that would land in the same window waits for the next
+  one — a client that does not know the window yet (Laravel never says it) meets no 429 either.
 - :class:`RateLimiter` is the one async gate the transport awaits before each request. It owns
   the clock and the sleeping.
 
@@ -52,6 +55,8 @@ _UNPACED_ABOVE = 1000.0
 # "Remaining is low": below this share of the limit we start spreading what is left.
 _LOW_REMAINING_FRACTION = 0.1
 _LOW_REMAINING_ABSOLUTE = 5
+# How many recent tickets' slots are remembered (a window's first one is looked up by its answer).
+_TRACKED_TICKETS = 4096
 
 #: Seconds per unit of a rate like ``600/min`` (shared with the sandbox's throttle).
 TIME_UNITS = {
@@ -176,6 +181,17 @@ class RateLimitState:
         self._window: float | None = None
         self._last_remaining: int | None = None
         self._boundary: float | None = None
+        # True while the window is only the guess a spent budget forced on us (see _next_window).
+        self._window_guessed = False
+        # The window's budget, counted in tickets: every reservation takes the next ticket, and a
+        # response to ticket t saying "r remaining" means tickets up to t + r still fit in its
+        # window (the cap). Responses to tickets sent before the window opened say nothing of it.
+        self._issued = 0
+        self._cap: int | None = None
+        self._window_ticket = 0
+        # When each recent ticket's slot was (bounded), and so when the window's first request left.
+        self._slot_of: dict[int, float] = {}
+        self._window_sent_at: float | None = None
 
     @property
     def info(self) -> RateLimitInfo:
@@ -186,6 +202,11 @@ class RateLimitState:
     def cooldown_until(self) -> float | None:
         """No request may go before this instant (caller's timebase); None if never cooled down."""
         return self._cooldown_until
+
+    @property
+    def issued(self) -> int:
+        """The ticket of the last reservation: pass it to :meth:`on_response` with its response."""
+        return self._issued
 
     def _recovery(self, now: float) -> float:
         """How much of a 429's slowdown has been earned back: 1.0 during the episode, doubling
@@ -211,23 +232,49 @@ class RateLimitState:
         """Claim the next slot; return how long to wait before sending (0.0 = go now).
 
         Each call accounts for its reservation, so N concurrent callers get N staggered delays.
+        A reservation beyond what the server's window still admits waits for the next window.
         """
+        self._issued += 1
         start = now if self._cooldown_until is None else max(now, self._cooldown_until)
+        if self._cap is not None and self._issued > self._cap:
+            # Everything this window still admits is already on its way. A slot that falls in the
+            # next window is fine; one that would land in this window waits for the next.
+            reset = self._next_window(now)
+            if reset is None:
+                self._cap = None
+            elif self._slot(start, self.rate(start)) < reset:
+                self._cap = None
+                self._extend_cooldown(reset)
+                start = max(start, reset)
         pace = self.rate(start)
-        if pace is None:
-            return start - now
-        interval = 1.0 / pace
-        tolerance = (self._burst - 1) * interval
-        send_at = max(start, self._tat - tolerance)
-        self._tat = max(self._tat, send_at) + interval
+        send_at = self._slot(start, pace)
+        if pace is not None:
+            self._tat = max(self._tat, send_at) + 1.0 / pace
+        self._slot_of[self._issued] = send_at
+        if len(self._slot_of) > _TRACKED_TICKETS:
+            del self._slot_of[next(iter(self._slot_of))]
         return send_at - now
 
-    def on_response(self, headers: Mapping[str, str], now: float, *, unix_now: float | None = None) -> None:
+    def _slot(self, start: float, pace: float | None) -> float:
+        """The next free slot at or after ``start`` at ``pace``, without claiming it."""
+        if pace is None:
+            return start
+        return max(start, self._tat - (self._burst - 1) / pace)
+
+    def on_response(
+        self,
+        headers: Mapping[str, str],
+        now: float,
+        *,
+        unix_now: float | None = None,
+        ticket: int | None = None,
+    ) -> None:
         """Learn from a response's rate-limit headers (any status).
 
         Reads ``X-RateLimit-Limit/Remaining/Reset`` and the IETF ``RateLimit-Limit/Remaining/Reset``
         and ``RateLimit-Policy``. ``unix_now`` is the wall time at ``now``; omit it when ``now``
-        already is unix time.
+        already is unix time. ``ticket`` is :attr:`issued` as it was when this request's slot was
+        reserved; with it, Remaining also caps how many requests may still go in this window.
         """
         unix = now if unix_now is None else unix_now
         limit = _leading_int(get_header(headers, "x-ratelimit-limit"))
@@ -250,9 +297,13 @@ class RateLimitState:
         if window is not None:
             self._observe_window(window, exact=True)
         if remaining is not None and self._quota:
-            self._watch_refills(remaining, delay, now)
+            if ticket is not None and ticket < self._window_ticket:
+                # Sent before the current window opened: a late answer from an earlier one.
+                remaining = None
+            else:
+                self._watch_refills(remaining, delay, now, ticket)
         if delay is not None:
-            self._reset_at = now + delay
+            self._reset_at = self._sharpen(now + delay, now)
         elif self._reset_at is not None and self._reset_at <= now:
             self._reset_at = None
         self._info = RateLimitInfo(
@@ -260,10 +311,12 @@ class RateLimitState:
             remaining=remaining if remaining is not None else self._info.remaining,
             reset=None if self._reset_at is None else unix + (self._reset_at - now),
         )
-        if remaining is not None:
+        # A refusal's own cooldown is on_429's to set, from its Retry-After.
+        refusal = get_header(headers, "retry-after") is not None
+        if remaining is not None and not refusal:
             self._spread_remaining(remaining, self._quota, self._window, now)
 
-    def _watch_refills(self, remaining: int, delay: float | None, now: float) -> None:
+    def _watch_refills(self, remaining: int, delay: float | None, now: float, ticket: int | None) -> None:
         """Find the window's length from how Remaining behaves.
 
         A window's first response has Remaining = quota - 1; if it also says when the window
@@ -271,17 +324,73 @@ class RateLimitState:
         and the time between two such refills is (at least) the window.
         """
         assert self._quota is not None
-        refilled = self._last_remaining is not None and remaining - self._last_remaining >= max(
-            2, self._quota // 5
-        )
         first_of_window = remaining >= self._quota - 1
+        rise = None if self._last_remaining is None else remaining - self._last_remaining
+        refilled = rise is not None and (
+            rise >= max(2, self._quota // 5)
+            # A window that saw few requests refills by only a little; its successor's first hit
+            # (quota - 1 left) still marks it, unless it is just a reordered response of this one.
+            or (first_of_window and rise >= 2 and self._long_after_boundary(now))
+        )
         if first_of_window and delay is not None:
             self._observe_window(delay)
-        if refilled or (first_of_window and self._boundary is None):
+        opened = refilled or (first_of_window and self._boundary is None)
+        if opened:
             if refilled and self._boundary is not None:
                 self._observe_window(now - self._boundary)
+                self._window_guessed = False
             self._boundary = now
+            self._window_ticket = ticket or 0
+            self._window_sent_at = None if ticket is None else self._slot_of.get(ticket)
+            for old in [t for t in self._slot_of if t <= (ticket or 0)]:
+                del self._slot_of[old]
         self._last_remaining = remaining
+        if ticket is not None:
+            cap = ticket + remaining
+            self._cap = cap if opened or self._cap is None else min(self._cap, cap)
+
+    def _long_after_boundary(self, now: float) -> bool:
+        """Whether ``now`` lies too far after the last window's first response for a response of
+        that same window to arrive this late (reordering spans a round trip, not half a window)."""
+        if self._boundary is None:
+            return True
+        return now - self._boundary >= 0.5 * (self._window or 1.0)
+
+    def _window_reset(self) -> float | None:
+        """When the current window ends, from its first response and the window's length: no
+        earlier than the server's reset, since that response came after the window's first hit."""
+        if self._boundary is None or self._window is None:
+            return None
+        return self._boundary + self._window
+
+    def _next_window(self, now: float) -> float | None:
+        """When the window whose budget is spent ends, if anything says so: the server's reset, the
+        window's end from its first response, or — the window still unknown — a guess: the first
+        whole number of seconds after that response that still lies ahead (windows are counted in
+        whole seconds; a 429 corrects a guess that is too short)."""
+        if self._reset_at is not None and self._reset_at > now:
+            return self._reset_at
+        if self._boundary is None:
+            return None
+        if self._window is not None and not self._window_guessed:
+            # A known window ends a window after its first request reached the server, which is
+            # between when that request left and when its answer came back. Paced requests leave
+            # in order and take about as long to arrive, so from when it left is the closer guess.
+            opened = self._boundary if self._window_sent_at is None else self._window_sent_at
+            reset = opened + self._window
+            return reset if reset > now else None
+        guess = float(max(1, math.floor(now - self._boundary) + 1))
+        self._observe_window(guess, exact=True)
+        self._window_guessed = True
+        return self._boundary + guess
+
+    def _sharpen(self, until: float, now: float) -> float:
+        """A reset stated in whole seconds (rounded up) made exact by the window's own end, when
+        the two agree."""
+        reset = self._window_reset()
+        if reset is not None and max(now, until - 1.0) < reset < until:
+            return reset
+        return until
 
     def _observe_window(self, seconds: float, *, exact: bool = False) -> None:
         """Adopt a window length: stated ones as they are, estimates in whole seconds (the unit
@@ -327,12 +436,15 @@ class RateLimitState:
             wait = self._reset_at - now
         else:
             wait = DEFAULT_COOLDOWN
-        was_pacing = self.rate(now) is not None
-        if retry_after is not None and self._boundary is not None and self._window is None:
+        # A pace set on a guessed window was not evidence of anything: its 429 teaches, not punishes.
+        was_pacing = self.rate(now) is not None and not self._window_guessed
+        window_unknown = self._window is None or self._window_guessed
+        if retry_after is not None and self._boundary is not None and window_unknown:
             # The window that began at the last refill ends when the server lets us go again. Its
             # Retry-After is rounded up to whole seconds, so the sum overshoots by half a second
             # on average; later refills correct whatever this first estimate gets wrong.
             self._observe_window(max(1.0, float(round(now + wait - self._boundary - 0.45))), exact=True)
+            self._window_guessed = False
         if now >= self._episode_until and was_pacing:
             # Start from what the quiet time since the last episode has earned back. A client that
             # did not pace yet (window unknown) learned its pace from this 429 instead.
@@ -348,8 +460,12 @@ class RateLimitState:
                 _PACING_MARGIN * self._quota / GUESSED_WINDOW if self._quota else self._fallback_rate
             )
             self._guessed = True
-        self._episode_until = max(self._episode_until, now + wait)
-        self._extend_cooldown(now + wait)
+        # Retry-After counts whole seconds, rounded up: a window that ends 0.1 s from now still
+        # says "1". The window's own end, when it agrees with that, is the sharper answer.
+        stated = retry_after is not None or self._reset_at is not None
+        until = self._sharpen(now + wait, now) if stated else now + wait
+        self._episode_until = max(self._episode_until, until)
+        self._extend_cooldown(until)
 
     def _extend_cooldown(self, until: float) -> None:
         if self._cooldown_until is None or until > self._cooldown_until:
@@ -414,8 +530,8 @@ class RateLimiter:
         until = self._state.cooldown_until
         return 0.0 if until is None else max(0.0, until - self._clock())
 
-    async def acquire(self) -> None:
-        """Wait until this request may be sent.
+    async def acquire(self) -> int:
+        """Wait until this request may be sent; return its ticket for :meth:`observe`.
 
         A cooldown that starts while we wait (another request got a 429) moves us behind it: a
         slot inside the cooldown is given up and a new one reserved.
@@ -425,16 +541,17 @@ class RateLimiter:
         while True:
             now = self._clock()
             delay = self._state.reserve(now)
+            ticket = self._state.issued
             slot = now + delay
             if delay > 0:
                 await self._sleep(delay)
             cooldown_until = self._state.cooldown_until
             if cooldown_until is None or slot >= cooldown_until:
-                return
+                return ticket
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Learn from a response's rate-limit headers."""
-        self._state.on_response(headers, self._clock(), unix_now=self._wall_clock())
+    def observe(self, headers: Mapping[str, str], ticket: int | None = None) -> None:
+        """Learn from a response's rate-limit headers; ``ticket`` is what :meth:`acquire` returned."""
+        self._state.on_response(headers, self._clock(), unix_now=self._wall_clock(), ticket=ticket)
 
     def cooldown(self, retry_after: float | None) -> None:
         """Hold every request back for ``retry_after`` seconds (after a 429), then pace slower."""

@@ -309,7 +309,7 @@ class Transport:
                     operation.path,
                     state.retries,
                     policy.max_retries,
-                    decision.wait,
+                    self.limiter.cooldown_remaining() if status == 429 else decision.wait,
                     decision.reason,
                 )
                 # After a 429 the shared limiter holds every request (this one included) until the
@@ -360,14 +360,14 @@ class Transport:
             # Another call's 429 asked for a wait longer than this call may take: say so now
             # instead of sleeping silently until it ends.
             raise RateLimitError(
-                f"the client is held back by a 429 for another {cooling:.0f}s",
+                f"the client is held back by the rate limit for another {cooling:.0f}s",
                 status=429,
                 retry_after=cooling,
                 method=operation.method,
                 url=url,
                 operation=operation.id,
             )
-        await self.limiter.acquire()
+        ticket = await self.limiter.acquire()
         headers = {"Accept": "application/json"}
         if not self._owns_session:
             # A session we created carries it already; an injected one is the caller's.
@@ -402,7 +402,7 @@ class Transport:
             return None, Failure.TIMEOUT, exc
         except aiohttp.ClientError as exc:
             return None, Failure.CONNECTION_LOST, exc
-        self.limiter.observe(resp.headers)
+        self.limiter.observe(resp.headers, ticket)
         if not read and resp.status < 400:
             return resp, None, None
         try:

@@ -43,7 +43,9 @@ __all__ = [
 ]
 
 _TIME_DEPENDENT = re.compile(r"\b(now|today|sow|eow|som|eom)\b", re.IGNORECASE)
-_ORDER_CACHE = 16
+# Enough for a few partitioned scans at once (probes, partitions and their splits: ~16 listings each),
+# so a scan run twice finds its orderings as a real server finds its indexes.
+_ORDER_CACHE = 64
 
 
 # -- reading fields -----------------------------------------------------------------------------
@@ -216,6 +218,8 @@ class Lister:
             context.me_id,
         )
         ordered = self._orders.get(key) if self._cacheable(query) else None
+        if ordered is not None:
+            self._orders.move_to_end(key)
         if ordered is None:
             candidates = rows(archived)
             selected = [r for r in candidates if predicate(r)] if predicate is not None else list(candidates)

@@ -437,3 +437,107 @@ def test_a_429_long_after_the_last_one_starts_from_the_recovered_pace() -> None:
     state.on_429(1.0, now=0.0)
     state.on_429(1.0, now=3600.0)
     assert state.rate(3601.0) == pytest.approx(8.0)
+
+
+# --- the window's budget: Remaining, counted against the requests already on their way ----------
+
+
+def answer(state: RateLimitState, ticket: int, remaining: int, now: float, quota: int = 50) -> None:
+    """The server's answer to request ``ticket``: Laravel's headers, nothing about the window."""
+    headers = {"X-RateLimit-Limit": str(quota), "X-RateLimit-Remaining": str(remaining)}
+    state.on_response(headers, now=now, ticket=ticket)
+
+
+def test_requests_beyond_what_the_window_still_admits_wait_for_the_next_window() -> None:
+    # Unpaced (the window is not known yet); the first answer opens the window at 0.1 s.
+    state = RateLimitState()
+    assert reserve_many(state, 10) == [0.0] * 10
+    answer(state, ticket=1, remaining=49, now=0.1)
+    answer(state, ticket=10, remaining=40, now=0.3)
+    # Tickets 11..50 still fit (40 left after ticket 10); the 51st would meet a 429.
+    assert reserve_many(state, 40, now=0.4) == [0.0] * 40
+    held = state.reserve(0.4)
+    # Windows are whole seconds: the earliest end that lies ahead is a second after the opening.
+    assert held == pytest.approx(0.1 + 1.0 - 0.4)
+    assert state.rate(1.1) == pytest.approx(0.95 * 50 / 1.0)
+
+
+def test_the_window_guessed_from_a_spent_budget_is_corrected_by_a_429() -> None:
+    state = RateLimitState()
+    reserve_many(state, 3)
+    answer(state, ticket=1, remaining=2, now=0.1, quota=3)
+    assert state.reserve(0.2) == pytest.approx(0.9)  # guessed: the window is a second
+    # It was a minute: the server says so when the guess is tried.
+    answer(state, ticket=4, remaining=0, now=1.2, quota=3)
+    state.on_429(59.0, now=1.2)
+    # Retry-After 59 (rounded up) and the window's opening at 0.1: a 60 s window, ending at 60.1.
+    assert state.cooldown_until == pytest.approx(60.1)
+    assert state.rate(61.0) == pytest.approx(0.95 * 3 / 60)
+
+
+def test_a_slot_that_falls_in_the_next_window_is_not_held_back() -> None:
+    # Paced at 47.5/s over a 1 s window: the last tickets of a window's budget go after it ends.
+    state = RateLimitState()
+    state.on_response({"RateLimit-Policy": "50;w=1", "RateLimit-Remaining": "50"}, now=0.0)
+    delays = reserve_many(state, 60)
+    answer(state, ticket=1, remaining=49, now=0.1)
+    later = [state.reserve(0.1) for _ in range(5)]
+    assert gaps(delays + [d + 0.1 for d in later]) == pytest.approx([1 / 47.5] * 64)
+
+
+def test_late_answers_from_an_earlier_window_neither_cap_nor_refill_the_current_one() -> None:
+    state = RateLimitState()
+    reserve_many(state, 60)
+    answer(state, ticket=1, remaining=49, now=0.1)
+    answer(state, ticket=52, remaining=49, now=1.2)  # a new window, opened by ticket 52
+    answer(state, ticket=50, remaining=0, now=1.21)  # the last of the old one, answered late
+    answer(state, ticket=53, remaining=48, now=1.22)
+    assert state.reserve(1.3) == 0.0  # ticket 61: the new window admits up to ticket 52 + 49
+    assert state.rate(1.3) == pytest.approx(0.95 * 50 / 2.0)  # refill 1.1 s apart: a whole 2 s at most
+
+
+def test_a_quiet_window_refilling_by_a_little_still_opens_a_new_one() -> None:
+    # Only 8 requests in the first window: Remaining rises by 7, not by a fifth of the quota.
+    state = RateLimitState()
+    for ticket, (now, remaining) in enumerate([(0.3, 49), (0.7, 45), (1.2, 42), (1.3, 49)], start=1):
+        state.reserve(now)
+        answer(state, ticket=ticket, remaining=remaining, now=now)
+    assert state.rate(1.3) == pytest.approx(0.95 * 50 / 1.0)
+
+
+def test_a_reordered_answer_of_the_same_window_is_not_a_refill() -> None:
+    state = RateLimitState()
+    for ticket, (now, remaining) in enumerate([(0.1, 49), (0.12, 47), (0.13, 48)], start=1):
+        state.reserve(now)
+        answer(state, ticket=ticket, remaining=remaining, now=now)
+    assert state.rate(0.2) is None  # still unknown: nothing was learned from the reordering
+
+
+def test_a_429s_whole_second_retry_after_is_sharpened_by_the_windows_known_end() -> None:
+    # The window opened at 2.0 (its first answer) and lasts 1 s; a 429 at 2.9 says "Retry-After: 1"
+    # because the server rounds 0.1 s up. Waiting the whole second would idle 0.9 s of the next window.
+    state = RateLimitState()
+    state.on_response({"RateLimit-Policy": "50;w=1", "RateLimit-Remaining": "49"}, now=2.0)
+    state.on_429(1.0, now=2.9)
+    assert state.cooldown_until == pytest.approx(3.0)
+
+
+def test_a_retry_after_that_disagrees_with_the_known_window_is_taken_as_it_is() -> None:
+    # Someone else's traffic (or a longer penalty) can hold us back longer than our window says.
+    state = RateLimitState()
+    state.on_response({"RateLimit-Policy": "50;w=1", "RateLimit-Remaining": "49"}, now=2.0)
+    state.on_429(5.0, now=2.9)
+    assert state.cooldown_until == pytest.approx(7.9)
+
+
+async def test_acquire_hands_out_tickets_that_observe_takes_back() -> None:
+    fake = FakeTime(start=0.0)
+    limiter = RateLimiter(clock=fake.clock, sleep=fake.sleep)
+    tickets = [await limiter.acquire() for _ in range(3)]
+    assert tickets == [1, 2, 3]
+    fake.now = 0.1
+    limiter.observe({"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2"}, tickets[0])
+    fake.now = 0.2
+    await limiter.acquire()
+    # Ticket 1 left two; tickets 2 and 3 are already out: the fourth waits for the next window.
+    assert fake.sleeps == [pytest.approx(1.1 - 0.2)]

@@ -236,3 +236,20 @@ async def test_explicit_ranges_resume_cursors_and_skips_walk_only_what_is_left()
     ]
     later_pages = [p for p in pages if p.partition == 1][1:]
     assert later_pages and resumed == [r.id for p in later_pages for r in p.items]
+
+
+async def test_a_scan_under_the_servers_rate_limit_meets_no_429_at_all() -> None:
+    # Laravel's headers give only the limit and what is left, not the window; eight walkers start
+    # unpaced. Counting what is left against the requests already on their way, the client waits
+    # for the next window instead of running into it, and learns the window from its refill.
+    async with (
+        Sandbox(invoices=600, seed=7, rate_limit="30/s", latency=0.02) as sb,
+        KanbertClient(sb.token, base_url=sb.base_url) as kb,
+    ):
+        scan = kb.outgoing_invoices.list(page_size=10).partitioned(by="date_of_invoice", parts=8)
+        ids = [invoice.id async for invoice in scan]
+        assert scan.stats.pages > 60  # three windows and more
+        assert sb.counters.rate_limited == 0
+        assert kb.stats.rate_limited == 0
+        assert len(ids) == len(set(ids))
+        assert set(ids) == set(await _ids_unpartitioned(kb))
