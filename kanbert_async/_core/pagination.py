@@ -75,8 +75,10 @@ class _CursorGuard:
         self._last_keys: tuple[Any, ...] | None = None
 
     def check(self, page: Page[Any]) -> None:
-        keys = tuple(_item_key(item) for item in page.items)
-        if keys and keys == self._last_keys and all(k is not None for k in keys):
+        items = page.items
+        # Ids are unique within a listing: the same length, first and last id is the same page.
+        keys = (len(items), _item_key(items[0]), _item_key(items[-1])) if items else ()
+        if keys and keys == self._last_keys and None not in keys:
             raise PaginationError(
                 f"{self._operation}: the server returned the same page twice (cursor {page.cursor!r}); "
                 "stopped instead of looping. Items so far were delivered once."
