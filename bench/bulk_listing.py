@@ -219,7 +219,7 @@ def run(quick: bool = False) -> Result:
         {PARTITIONED: _partitioned, LOOP: _loop},
         rounds,
         deadline,
-        profile_scan=not quick,  # kept only if a bar is missed
+        profile_scan=False,
     )
     figures = short.figures()
     figures[BOUND] = Figure(BOUND, [short.bound])
@@ -282,7 +282,8 @@ def run(quick: bool = False) -> Result:
         notes=notes,
     )
     if not result.all_met:
-        result.profile = short.profile
+        # A sandbox of its own (same data, warmed up): the profile is only worth its minute on a miss.
+        result.profile = _measure(short.invoices, {}, 0, deadline, profile_scan=True).profile
         result.notes.append("profile: the partitioned scan over the first listing, stopped after 15 s")
     return result
 

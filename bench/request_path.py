@@ -185,6 +185,25 @@ class _Worker:
         self._stdout.close()
 
 
+def _walkers(
+    workers: dict[str, _Worker], reports: dict[str, list[dict[str, Any]]]
+) -> dict[str, Callable[[], float]]:
+    """One timed walk per call for each worker (pages/s), its report kept in ``reports``."""
+
+    def walker(name: str) -> Callable[[], float]:
+        def walk() -> float:
+            report = workers[name].ask("walk")
+            reports[name].append(report)
+            # Every client must walk the same listing (archived invoices are not listed by default).
+            walked = {(r[-1]["pages"], r[-1]["items"]) for r in reports.values() if r}
+            assert len(walked) == 1, f"the clients disagree on the listing: {walked}"
+            return float(report["pages"] / report["elapsed"])
+
+        return walk
+
+    return {name: walker(name) for name in workers}
+
+
 def run(quick: bool = False) -> Result:
     """Interleaved walks of the same listing, one worker process per client; pages per second."""
     invoices = 1000 if quick else 3000
@@ -193,21 +212,8 @@ def run(quick: bool = False) -> Result:
         workers = {name: _Worker(kind, sandbox) for name, kind in WORKERS.items()}
         reports: dict[str, list[dict[str, Any]]] = {name: [] for name in workers}
 
-        def contender(name: str) -> Callable[[], float]:
-            def measure() -> float:
-                report = workers[name].ask("walk")
-                reports[name].append(report)
-                # Every client must walk the same listing (archived invoices are not listed by default).
-                walked = {(r[-1]["pages"], r[-1]["items"]) for r in reports.values() if r}
-                assert len(walked) == 1, f"the clients disagree on the listing: {walked}"
-                return float(report["pages"] / report["elapsed"])
-
-            return measure
-
         try:
-            figures = interleave(
-                {name: contender(name) for name in workers}, rounds=3 if quick else 15, warmup=2
-            )
+            figures = interleave(_walkers(workers, reports), rounds=3 if quick else 15, warmup=2)
             profiled = "" if _met(figures) else workers[SDK].ask("profile")["profile"]
         finally:
             for worker in workers.values():
@@ -255,17 +261,8 @@ def _untrimmed_heap(sandbox: SandboxProcess, rounds: int) -> str:
     """Diagnostic for a missed bar: SDK vs raw loop again, both with glibc's heap trimming off."""
     workers = {name: _Worker(WORKERS[name], sandbox, _NO_TRIM) for name in (SDK, RAW)}
     reports: dict[str, list[dict[str, Any]]] = {name: [] for name in workers}
-
-    def contender(name: str) -> Callable[[], float]:
-        def measure() -> float:
-            report = workers[name].ask("walk")
-            reports[name].append(report)
-            return float(report["pages"] / report["elapsed"])
-
-        return measure
-
     try:
-        figures = interleave({name: contender(name) for name in workers}, rounds=rounds, warmup=2)
+        figures = interleave(_walkers(workers, reports), rounds=rounds, warmup=2)
     finally:
         for worker in workers.values():
             worker.close()

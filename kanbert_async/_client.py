@@ -288,12 +288,13 @@ class KanbertClient(ResourcesMixin):
         # read, a page-sized block at the top of glibc's heap is trimmed and faulted back in for
         # every page: ~150 extra page faults and a fifth more CPU per page (BENCHMARKS.md, bench 2).
         # Holding one body per listing costs less than its decoded page.
-        last_body: list[bytes] = [b""]
+        last_body = b""
 
         async def fetch(page_query: Mapping[str, Any], cursor: str | None) -> Page[T]:
+            nonlocal last_body
             body = await send(page_query, cursor)
             decoded = decode_response(operation, body)
-            last_body[0] = body
+            last_body = body
             return Page(decoded.data, cursor, decoded.meta.next_cursor, decoded.meta)
 
         async def fetch_raw(page_query: Mapping[str, Any], cursor: str | None) -> Page[T]:

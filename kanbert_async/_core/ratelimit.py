@@ -26,12 +26,13 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import NamedTuple
 
 import anyio
 
 from .retry import get_header, reset_delay
 
-__all__ = ["RateLimitInfo", "RateLimitState", "RateLimiter", "parse_rate"]
+__all__ = ["RateLimitInfo", "RateLimitState", "RateLimiter", "Ticket", "parse_rate"]
 
 #: Laravel's default throttle window: only a guess after a 429 from a server that never showed its
 #: window, and earned back over quiet time like any 429's slowdown.
@@ -55,8 +56,6 @@ _UNPACED_ABOVE = 1000.0
 # "Remaining is low": below this share of the limit we start spreading what is left.
 _LOW_REMAINING_FRACTION = 0.1
 _LOW_REMAINING_ABSOLUTE = 5
-# How many recent tickets' slots are remembered (a window's first one is looked up by its answer).
-_TRACKED_TICKETS = 4096
 
 #: Seconds per unit of a rate like ``600/min`` (shared with the sandbox's throttle).
 TIME_UNITS = {
@@ -87,6 +86,14 @@ def parse_rate(text: str) -> float:
     if count <= 0:
         raise ValueError(f"rate {text!r} must be positive")
     return count / TIME_UNITS[unit]
+
+
+class Ticket(NamedTuple):
+    """One reservation: its place in reservation order, and the slot it was given (the instant it
+    may go, on the limiter's timebase). Hand it back with the request's response."""
+
+    number: int
+    sent_at: float
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -189,8 +196,7 @@ class RateLimitState:
         self._issued = 0
         self._cap: int | None = None
         self._window_ticket = 0
-        # When each recent ticket's slot was (bounded), and so when the window's first request left.
-        self._slot_of: dict[int, float] = {}
+        # When the request that opened the window left (None: unknown, its answer is used instead).
         self._window_sent_at: float | None = None
 
     @property
@@ -205,7 +211,7 @@ class RateLimitState:
 
     @property
     def issued(self) -> int:
-        """The ticket of the last reservation: pass it to :meth:`on_response` with its response."""
+        """The number of the last reservation (see :class:`Ticket`)."""
         return self._issued
 
     def _recovery(self, now: float) -> float:
@@ -250,9 +256,6 @@ class RateLimitState:
         send_at = self._slot(start, pace)
         if pace is not None:
             self._tat = max(self._tat, send_at) + 1.0 / pace
-        self._slot_of[self._issued] = send_at
-        if len(self._slot_of) > _TRACKED_TICKETS:
-            del self._slot_of[next(iter(self._slot_of))]
         return send_at - now
 
     def _slot(self, start: float, pace: float | None) -> float:
@@ -267,14 +270,14 @@ class RateLimitState:
         now: float,
         *,
         unix_now: float | None = None,
-        ticket: int | None = None,
+        ticket: Ticket | None = None,
     ) -> None:
         """Learn from a response's rate-limit headers (any status).
 
         Reads ``X-RateLimit-Limit/Remaining/Reset`` and the IETF ``RateLimit-Limit/Remaining/Reset``
         and ``RateLimit-Policy``. ``unix_now`` is the wall time at ``now``; omit it when ``now``
-        already is unix time. ``ticket`` is :attr:`issued` as it was when this request's slot was
-        reserved; with it, Remaining also caps how many requests may still go in this window.
+        already is unix time. ``ticket`` is this request's reservation; with it, Remaining also caps
+        how many requests may still go in this window.
         """
         unix = now if unix_now is None else unix_now
         limit = _leading_int(get_header(headers, "x-ratelimit-limit"))
@@ -297,7 +300,7 @@ class RateLimitState:
         if window is not None:
             self._observe_window(window, exact=True)
         if remaining is not None and self._quota:
-            if ticket is not None and ticket < self._window_ticket:
+            if ticket is not None and ticket.number < self._window_ticket:
                 # Sent before the current window opened: a late answer from an earlier one.
                 remaining = None
             else:
@@ -316,7 +319,7 @@ class RateLimitState:
         if remaining is not None and not refusal:
             self._spread_remaining(remaining, self._quota, self._window, now)
 
-    def _watch_refills(self, remaining: int, delay: float | None, now: float, ticket: int | None) -> None:
+    def _watch_refills(self, remaining: int, delay: float | None, now: float, ticket: Ticket | None) -> None:
         """Find the window's length from how Remaining behaves.
 
         A window's first response has Remaining = quota - 1; if it also says when the window
@@ -340,13 +343,11 @@ class RateLimitState:
                 self._observe_window(now - self._boundary)
                 self._window_guessed = False
             self._boundary = now
-            self._window_ticket = ticket or 0
-            self._window_sent_at = None if ticket is None else self._slot_of.get(ticket)
-            for old in [t for t in self._slot_of if t <= (ticket or 0)]:
-                del self._slot_of[old]
+            self._window_ticket = 0 if ticket is None else ticket.number
+            self._window_sent_at = None if ticket is None else ticket.sent_at
         self._last_remaining = remaining
         if ticket is not None:
-            cap = ticket + remaining
+            cap = ticket.number + remaining
             self._cap = cap if opened or self._cap is None else min(self._cap, cap)
 
     def _long_after_boundary(self, now: float) -> bool:
@@ -530,7 +531,7 @@ class RateLimiter:
         until = self._state.cooldown_until
         return 0.0 if until is None else max(0.0, until - self._clock())
 
-    async def acquire(self) -> int:
+    async def acquire(self) -> Ticket:
         """Wait until this request may be sent; return its ticket for :meth:`observe`.
 
         A cooldown that starts while we wait (another request got a 429) moves us behind it: a
@@ -541,15 +542,15 @@ class RateLimiter:
         while True:
             now = self._clock()
             delay = self._state.reserve(now)
-            ticket = self._state.issued
             slot = now + delay
+            ticket = Ticket(self._state.issued, slot)
             if delay > 0:
                 await self._sleep(delay)
             cooldown_until = self._state.cooldown_until
             if cooldown_until is None or slot >= cooldown_until:
                 return ticket
 
-    def observe(self, headers: Mapping[str, str], ticket: int | None = None) -> None:
+    def observe(self, headers: Mapping[str, str], ticket: Ticket | None = None) -> None:
         """Learn from a response's rate-limit headers; ``ticket`` is what :meth:`acquire` returned."""
         self._state.on_response(headers, self._clock(), unix_now=self._wall_clock(), ticket=ticket)
 

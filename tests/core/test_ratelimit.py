@@ -15,6 +15,7 @@ from kanbert_async._core.ratelimit import (
     RateLimiter,
     RateLimitInfo,
     RateLimitState,
+    Ticket,
     parse_rate,
 )
 
@@ -442,10 +443,12 @@ def test_a_429_long_after_the_last_one_starts_from_the_recovered_pace() -> None:
 # --- the window's budget: Remaining, counted against the requests already on their way ----------
 
 
-def answer(state: RateLimitState, ticket: int, remaining: int, now: float, quota: int = 50) -> None:
+def answer(
+    state: RateLimitState, ticket: int, remaining: int, now: float, quota: int = 50, sent_at: float = 0.0
+) -> None:
     """The server's answer to request ``ticket``: Laravel's headers, nothing about the window."""
     headers = {"X-RateLimit-Limit": str(quota), "X-RateLimit-Remaining": str(remaining)}
-    state.on_response(headers, now=now, ticket=ticket)
+    state.on_response(headers, now=now, ticket=Ticket(ticket, sent_at))
 
 
 def test_requests_beyond_what_the_window_still_admits_wait_for_the_next_window() -> None:
@@ -501,7 +504,7 @@ def test_a_quiet_window_refilling_by_a_little_still_opens_a_new_one() -> None:
     state = RateLimitState()
     for ticket, (now, remaining) in enumerate([(0.3, 49), (0.7, 45), (1.2, 42), (1.3, 49)], start=1):
         state.reserve(now)
-        answer(state, ticket=ticket, remaining=remaining, now=now)
+        answer(state, ticket=ticket, remaining=remaining, now=now, sent_at=now)
     assert state.rate(1.3) == pytest.approx(0.95 * 50 / 1.0)
 
 
@@ -509,7 +512,7 @@ def test_a_reordered_answer_of_the_same_window_is_not_a_refill() -> None:
     state = RateLimitState()
     for ticket, (now, remaining) in enumerate([(0.1, 49), (0.12, 47), (0.13, 48)], start=1):
         state.reserve(now)
-        answer(state, ticket=ticket, remaining=remaining, now=now)
+        answer(state, ticket=ticket, remaining=remaining, now=now, sent_at=now)
     assert state.rate(0.2) is None  # still unknown: nothing was learned from the reordering
 
 
@@ -534,7 +537,7 @@ async def test_acquire_hands_out_tickets_that_observe_takes_back() -> None:
     fake = FakeTime(start=0.0)
     limiter = RateLimiter(clock=fake.clock, sleep=fake.sleep)
     tickets = [await limiter.acquire() for _ in range(3)]
-    assert tickets == [1, 2, 3]
+    assert [ticket.number for ticket in tickets] == [1, 2, 3]
     fake.now = 0.1
     limiter.observe({"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2"}, tickets[0])
     fake.now = 0.2
