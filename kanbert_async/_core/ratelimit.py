@@ -340,7 +340,10 @@ class RateLimitState:
         opened = refilled or (first_of_window and self._boundary is None)
         if opened:
             if refilled and self._boundary is not None:
-                self._observe_window(now - self._boundary)
+                # A window restarts only with the first request after it ended, so two refills lie
+                # a window plus a pause apart: the window is the whole seconds in it, rounded down
+                # (a sequential loop's refills 1.07 s apart are a 1 s window, not 2).
+                self._observe_window(float(max(1, math.floor(now - self._boundary + 0.05))))
                 self._window_guessed = False
             self._boundary = now
             self._window_ticket = 0 if ticket is None else ticket.number

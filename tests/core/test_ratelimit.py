@@ -496,7 +496,7 @@ def test_late_answers_from_an_earlier_window_neither_cap_nor_refill_the_current_
     answer(state, ticket=50, remaining=0, now=1.21)  # the last of the old one, answered late
     answer(state, ticket=53, remaining=48, now=1.22)
     assert state.reserve(1.3) == 0.0  # ticket 61: the new window admits up to ticket 52 + 49
-    assert state.rate(1.3) == pytest.approx(0.95 * 50 / 2.0)  # refill 1.1 s apart: a whole 2 s at most
+    assert state.rate(1.3) == pytest.approx(0.95 * 50 / 1.0)  # refills 1.1 s apart: a 1 s window
 
 
 def test_a_quiet_window_refilling_by_a_little_still_opens_a_new_one() -> None:
@@ -544,3 +544,15 @@ async def test_acquire_hands_out_tickets_that_observe_takes_back() -> None:
     await limiter.acquire()
     # Ticket 1 left two; tickets 2 and 3 are already out: the fourth waits for the next window.
     assert fake.sleeps == [pytest.approx(1.1 - 0.2)]
+
+
+def test_a_sequential_client_learns_the_window_not_the_window_plus_its_pause() -> None:
+    # One request every 107 ms: each window restarts with the first request after it ended, so the
+    # refills come 1.07 s apart. The window is 1 s; rounding up would halve the pace for nothing.
+    state = RateLimitState()
+    now = 0.1
+    for ticket, remaining in enumerate([*range(49, 39, -1), *range(49, 39, -1), 49], start=1):
+        state.reserve(now - 0.1)
+        answer(state, ticket=ticket, remaining=remaining, now=now, sent_at=now - 0.1)
+        now += 0.107
+    assert state.rate(now) == pytest.approx(0.95 * 50 / 1.0)
