@@ -288,7 +288,6 @@ class Transport:
                 )
                 if status == 429:
                     self.stats.rate_limited += 1
-                    self.limiter.cooldown(decision.server_wait)
                 if not decision.retry:
                     raise self._error(
                         operation,
@@ -368,41 +367,48 @@ class Transport:
                 operation=operation.id,
             )
         ticket = await self.limiter.acquire()
-        headers = {"Accept": "application/json"}
-        if not self._owns_session:
-            # A session we created carries it already; an injected one is the caller's.
-            headers["User-Agent"] = self._user_agent
-        if options is not None and options.headers:
-            headers.update(options.headers)
-        if self.auth is not None:
-            state.sent_authorization = await self.auth.authorize(self)
-            headers["Authorization"] = state.sent_authorization
-        data: Any = None
-        json_body: bytes | None = None
-        if operation.body == "multipart":
-            data = _form_data(body or {}, files)
-        elif operation.body == "json" and body is not None:
-            json_body = msgspec.json.encode({k: v for k, v in body.items() if v is not msgspec.UNSET})
-            headers["Content-Type"] = "application/json"
-        self.stats.requests += 1
+        answered = False
         try:
-            resp = await self.session.request(
-                operation.method,
-                URL(url, encoded=True),
-                headers=headers,
-                data=json_body if json_body is not None else data,
-                timeout=self._client_timeout(options),
-                allow_redirects=False,
-            )
-        except aiohttp.ClientConnectorError as exc:
-            return None, Failure.CONNECT, exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            return None, Failure.CONNECT, exc
-        except TimeoutError as exc:
-            return None, Failure.TIMEOUT, exc
-        except aiohttp.ClientError as exc:
-            return None, Failure.CONNECTION_LOST, exc
-        self.limiter.observe(resp.headers, ticket)
+            headers = {"Accept": "application/json"}
+            if not self._owns_session:
+                # A session we created carries it already; an injected one is the caller's.
+                headers["User-Agent"] = self._user_agent
+            if options is not None and options.headers:
+                headers.update(options.headers)
+            if self.auth is not None:
+                state.sent_authorization = await self.auth.authorize(self)
+                headers["Authorization"] = state.sent_authorization
+            data: Any = None
+            json_body: bytes | None = None
+            if operation.body == "multipart":
+                data = _form_data(body or {}, files)
+            elif operation.body == "json" and body is not None:
+                json_body = msgspec.json.encode({k: v for k, v in body.items() if v is not msgspec.UNSET})
+                headers["Content-Type"] = "application/json"
+            self.stats.requests += 1
+            try:
+                resp = await self.session.request(
+                    operation.method,
+                    URL(url, encoded=True),
+                    headers=headers,
+                    data=json_body if json_body is not None else data,
+                    timeout=self._client_timeout(options),
+                    allow_redirects=False,
+                )
+            except aiohttp.ClientConnectorError as exc:
+                return None, Failure.CONNECT, exc
+            except aiohttp.ConnectionTimeoutError as exc:
+                return None, Failure.CONNECT, exc
+            except TimeoutError as exc:
+                return None, Failure.TIMEOUT, exc
+            except aiohttp.ClientError as exc:
+                return None, Failure.CONNECTION_LOST, exc
+            answered = True
+            self.limiter.observe(ticket, resp.status, resp.headers)
+        finally:
+            if not answered:
+                # Failed or cancelled before an answer: the limiter must not wait for one.
+                self.limiter.release(ticket)
         if not read and resp.status < 400:
             return resp, None, None
         try:
