@@ -444,6 +444,8 @@ class _Export:
         )
 
     def _open_state(self) -> _State:
+        if self.out.exists() and not self.out.is_dir():
+            raise ExportError(f"--out {self.out} is a file; choose a directory (new or empty)")
         state_path = self.work / STATE_FILE
         since_last = self.config.since_last
         if state_path.exists():
