@@ -49,7 +49,7 @@ from ..filters import Filter, encode_filter
 from .dialects import CSV_DIALECTS, CsvDialect
 from .durable import fsync_dir, read_json, write_atomic
 from .entities import ENTITIES, Entity
-from .flatten import column_types, row_for
+from .flatten import column_types, record_id, row_for
 from .parquet import BUILTIN_TYPES, ParquetTable, require_pyarrow
 from .pdfnames import DEFAULT_TEMPLATE, PdfNames, id_file_name, template_fields
 from .scope import ARCHIVED_FIELD, ARCHIVED_MODES, Archived, describe, enum_warnings, export_filter, mentions
@@ -211,13 +211,6 @@ class _Table:
     @property
     def key(self) -> str:
         return "id" if self.relation is None else "invoice_id"
-
-
-class _Id(msgspec.Struct):
-    id: str
-
-
-_decode_id = msgspec.json.Decoder(_Id).decode
 
 
 # -- checking the request -----------------------------------------------------------------------
@@ -801,7 +794,7 @@ class _Export:
         names = PdfNames(self.config.pdf_name, notes=dict(notes))
         if self.config.pdf_name == DEFAULT_TEMPLATE:
             records: Iterator[dict[str, Any]] = (
-                {"id": _decode_id(line).id} for path in paths for line in path.read_bytes().splitlines()
+                {"id": record_id(line)} for path in paths for line in path.read_bytes().splitlines()
             )
         else:
             records = (msgspec.json.decode(line) for path in paths for line in path.read_bytes().splitlines())
@@ -812,10 +805,10 @@ class _Export:
         """Move downloaded PDFs (of ``ids``, default all) to their names in ``pdfs/`` (repeatable)."""
         target = self.out / PDF_DIR
         target.mkdir(exist_ok=True)
-        for record_id, name in names.files.items():
-            if ids is not None and record_id not in ids:
+        for key, name in names.files.items():
+            if ids is not None and key not in ids:
                 continue
-            source = self.work / PDF_DIR / id_file_name(record_id)
+            source = self.work / PDF_DIR / id_file_name(key)
             if source.exists():
                 os.replace(source, target / name)
         fsync_dir(target)

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from msgspec import inspect as mi
 
-__all__ = ["column_types", "columns_for", "lookup", "plain_number", "row_for"]
+__all__ = ["column_types", "columns_for", "lookup", "plain_number", "record_id", "row_for"]
 
 _MAX_DEPTH = 2
 
@@ -53,6 +53,18 @@ def column_types(model: type[msgspec.Struct], *, skip: Iterable[str] = ()) -> di
 def columns_for(model: type[msgspec.Struct], *, skip: Iterable[str] = ()) -> list[str]:
     """The columns of ``model``: dotted paths in field order, ``skip`` relations left out."""
     return list(column_types(model, skip=skip))
+
+
+class _Id(msgspec.Struct):
+    id: str
+
+
+_decode_id = msgspec.json.Decoder(_Id).decode
+
+
+def record_id(line: bytes) -> str:
+    """The ``id`` of a record in a JSON line, without decoding the rest of it."""
+    return _decode_id(line).id
 
 
 def plain_number(value: float) -> str:

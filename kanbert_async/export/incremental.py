@@ -24,19 +24,13 @@ import msgspec
 
 from .._core.pagination import Page
 from .dialects import read_rows
+from .flatten import record_id
 from .parquet import copy_rows_except
 
 if TYPE_CHECKING:
     from .engine import ExportResult, _Export, _State
 
 __all__ = ["changed_pages", "merge"]
-
-
-class _Id(msgspec.Struct):
-    id: str
-
-
-_decode_id = msgspec.json.Decoder(_Id).decode
 
 
 async def changed_pages(
@@ -82,7 +76,7 @@ def _existing(ex: _Export, changed: set[str]) -> int:
     """How many of the ``changed`` ids the finished export already holds."""
     out, stem = ex.out, ex.entity.stem
     if "jsonl" in ex.formats:
-        ids: Iterator[str] = (_decode_id(line).id for line in _jsonl_lines(out / ex.jsonl))
+        ids: Iterator[str] = (record_id(line) for line in _jsonl_lines(out / ex.jsonl))
     elif "csv" in ex.formats:
         rows = read_rows(out / f"{stem}.csv", ex.dialect)
         key = next(rows).index("id")
@@ -161,7 +155,7 @@ async def merge(ex: _Export, state: _State) -> ExportResult:
     previous = ex.previous
     assert previous is not None
     (new,) = ex.part_paths(ex.jsonl, state)
-    changed = {_decode_id(line).id for line in _jsonl_lines(new)}
+    changed = {record_id(line) for line in _jsonl_lines(new)}
     if state.changes is None:
         # Counted before any file is replaced: a second merge after a kill sees merged files.
         updated = _existing(ex, changed)
@@ -181,14 +175,14 @@ async def merge(ex: _Export, state: _State) -> ExportResult:
         before: dict[str, str] = dict(given.get("files", {}))
         names = ex.pdf_names([new], before, given.get("notes", {}))
         targets = set(names.files.values())
-        for record_id in changed:
-            old = before.get(record_id)
-            if old is not None and old != names.files[record_id] and old not in targets:
+        for changed_id in changed:
+            old = before.get(changed_id)
+            if old is not None and old != names.files[changed_id] and old not in targets:
                 (ex.out / PDF_DIR / old).unlink(missing_ok=True)
                 files.pop(f"{PDF_DIR}/{old}", None)
         ex.move_pdfs(names, changed)
-        for record_id in changed:
-            name = names.files[record_id]
+        for changed_id in changed:
+            name = names.files[changed_id]
             files[f"{PDF_DIR}/{name}"] = _sha256(ex.out / PDF_DIR / name)
         counts["pdfs"] = len(names.files)
     files = dict(sorted(files.items()))
