@@ -7,6 +7,7 @@ stored without ``Authorization`` and URLs never contain tokens.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -259,3 +260,15 @@ def status_error(
     if cls is PermissionDeniedError:
         return PermissionDeniedError(message, required_scopes=scopes, **common)
     return cls(message, **common)
+
+
+def first_error(exc: BaseException) -> BaseException:
+    """The error a caller should see from a failed task group: its first leaf that is not a
+    cancellation (walkers cancelled because a sibling failed are a consequence, not the cause).
+
+    Example: ``raise first_error(group) from None`` instead of an ``ExceptionGroup`` of identical 422s.
+    """
+    while isinstance(exc, BaseExceptionGroup):
+        causes = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
+        exc = (causes or list(exc.exceptions))[0]
+    return exc

@@ -50,7 +50,15 @@ COUNT_OPERATORS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte"})
 
 
 class FilterError(InvalidRequestError):
-    """A filter that cannot be read (or, on the sandbox, does not fit the operation)."""
+    """A filter that cannot be read (or, on the sandbox, does not fit the operation).
+
+    ``position`` is the offset in the filter text where reading stopped (the text's length when
+    it ended too early), or None when the problem is not at one place; a CLI can put a caret there.
+    """
+
+    def __init__(self, message: str, *, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -140,8 +148,8 @@ def _tokens(text: str) -> list[_Token]:
         if match is None:
             snippet = text[pos : pos + 20]
             if text[pos] in "\"'":
-                raise FilterError(f"Invalid filter: unterminated string at position {pos}.")
-            raise FilterError(f"Invalid filter: unexpected {snippet!r} at position {pos}.")
+                raise FilterError(f"Invalid filter: unterminated string at position {pos}.", position=pos)
+            raise FilterError(f"Invalid filter: unexpected {snippet!r} at position {pos}.", position=pos)
         kind = match.lastgroup
         assert kind is not None
         if kind != "ws":
@@ -154,6 +162,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokens(text)
         self.index = 0
+        self.end = len(text)
 
     # -- token helpers --------------------------------------------------------------------------
 
@@ -164,7 +173,7 @@ class _Parser:
     def take(self) -> _Token:
         token = self.peek()
         if token is None:
-            raise FilterError("Invalid filter: the expression ends too early.")
+            raise FilterError("Invalid filter: the expression ends too early.", position=self.end)
         self.index += 1
         return token
 
@@ -182,11 +191,12 @@ class _Parser:
             raise self.error(f"expected '{char}'", token)
         self.index += 1
 
-    @staticmethod
-    def error(what: str, token: _Token | None) -> FilterError:
+    def error(self, what: str, token: _Token | None) -> FilterError:
         if token is None:
-            return FilterError(f"Invalid filter: {what} but the expression ends.")
-        return FilterError(f"Invalid filter: {what} at position {token.pos}, found {token.text!r}.")
+            return FilterError(f"Invalid filter: {what} but the expression ends.", position=self.end)
+        return FilterError(
+            f"Invalid filter: {what} at position {token.pos}, found {token.text!r}.", position=token.pos
+        )
 
     # -- grammar --------------------------------------------------------------------------------
 

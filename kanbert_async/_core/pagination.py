@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from .capabilities import Capabilities, FilterField
-from .errors import InvalidRequestError, PaginationError
+from .errors import InvalidRequestError, PaginationError, first_error
 
 __all__ = ["AsyncPager", "Page", "PageFetcher", "PartitionRange", "PartitionedScan", "ScanStats"]
 
@@ -669,9 +669,9 @@ class PartitionedScan(Generic[T]):
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-                exc = exc.exceptions[0]
-            await queue.put(exc)
+            # Every walker meets the same refusal (a page size the server rejects, a lost token):
+            # the caller gets that API error, not an ExceptionGroup of copies.
+            await queue.put(first_error(exc))
 
     def _dedupe(self, items: list[T]) -> list[int]:
         """Positions of the items not seen before; a record moved between partitions mid-scan

@@ -1,14 +1,15 @@
 """``kanbert-async demo`` / ``make demo``: the main job end to end against a bundled sandbox.
 
 Starts a sandbox with a few thousand invoices, some latency, a rate limit and a few injected
-faults; exports every invoice with line items, discounts, external costs and PDFs to JSONL and
-CSV; checks the export against the sandbox's own data; stops the sandbox; prints a summary.
+faults; exports every invoice — archived ones included — with line items, discounts, external
+costs and PDFs to JSONL and CSV; checks the export against the sandbox's own data; stops the
+sandbox; prints a summary. ``--out`` must be new, empty, or an earlier demo's export: the demo
+replaces only what an export of kanbert-async wrote there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,9 @@ import msgspec
 
 from .._client import KanbertClient
 from ..sandbox import Sandbox
-from .engine import ExportConfig, run_export
+from .directory import clear_own_export
+from .engine import ExportConfig, ExportError, ExportFailed, run_export
+from .pdfnames import id_file_name
 from .progress import Progress
 
 __all__ = ["run_demo"]
@@ -33,26 +36,40 @@ DEMO_CONDITIONS = {
 }
 
 
+class DemoCheckFailed(ExportFailed):
+    """The export does not match the sandbox's data."""
+
+
 def _verify(out: Path, expected_ids: set[str]) -> int:
-    """Every sandbox invoice exactly once in the JSONL; returns how many were checked."""
+    """Every sandbox invoice exactly once in the JSONL and its PDF present; returns how many."""
     seen: list[str] = []
     with (out / "invoices.jsonl").open("rb") as lines:
         for line in lines:
             seen.append(msgspec.json.decode(line, type=dict[str, object])["id"])  # type: ignore[arg-type]
     if len(seen) != len(set(seen)):
-        raise RuntimeError("demo check failed: an invoice appears twice in invoices.jsonl")
+        raise DemoCheckFailed("demo check failed: an invoice appears twice in invoices.jsonl")
     if set(seen) != expected_ids:
         missing = len(expected_ids - set(seen))
-        raise RuntimeError(f"demo check failed: {missing} invoices missing from invoices.jsonl")
-    missing_pdfs = [i for i in expected_ids if not any((out / "pdfs").glob(f"{i}.pdf"))]
+        raise DemoCheckFailed(f"demo check failed: {missing} invoices missing from invoices.jsonl")
+    missing_pdfs = [i for i in expected_ids if not (out / "pdfs" / id_file_name(i)).is_file()]
     if missing_pdfs:
-        raise RuntimeError(f"demo check failed: {len(missing_pdfs)} PDFs missing")
+        raise DemoCheckFailed(f"demo check failed: {len(missing_pdfs)} PDFs missing")
     return len(seen)
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out} is a file; choose a directory for the demo's export")
+    if not clear_own_export(out):
+        raise ExportError(
+            f"--out {out} holds files that are not an export of kanbert-async; the demo deletes only "
+            "its own exports, so choose a new or empty directory (nothing was changed)"
+        )
 
 
 async def run_demo(out: Path, *, invoices: int = 2000, seed: int = 1) -> int:
     """Run the demo; returns the process exit code."""
-    await asyncio.to_thread(shutil.rmtree, out, ignore_errors=True)
+    await asyncio.to_thread(_prepare_out, out)
     print(
         f"Starting a sandbox Kanbert API with {invoices} invoices (seed {seed}) and a bad day:",
         file=sys.stderr,
@@ -60,7 +77,9 @@ async def run_demo(out: Path, *, invoices: int = 2000, seed: int = 1) -> int:
     print("  " + ", ".join(f"{k}={v}" for k, v in DEMO_CONDITIONS.items()), file=sys.stderr)
     started = time.monotonic()
     async with Sandbox(invoices=invoices, seed=seed, **DEMO_CONDITIONS) as sandbox:
-        expected = {invoice.id for invoice in sandbox.store.invoices()}
+        everything = sandbox.store.invoices(archived="with")
+        expected = {invoice.id for invoice in everything}
+        archived = sum(1 for invoice in everything if invoice.deleted_at is not None)
         config = ExportConfig(entity="outgoing-invoices", out=out, pdfs=True, format="both", concurrency=16)
         progress = Progress()
         async with KanbertClient(sandbox.token, base_url=sandbox.base_url) as kb:
@@ -77,7 +96,8 @@ async def run_demo(out: Path, *, invoices: int = 2000, seed: int = 1) -> int:
         f"  requests         {result.requests}\n"
         f"  retries          {result.retries}\n"
         f"  429s             {result.rate_limited}\n"
-        f"Checked: all {checked} sandbox invoices exported exactly once, every PDF present.\n"
+        f"Checked: all {checked} sandbox invoices ({archived} of them archived) exported exactly once, "
+        "every PDF present.\n"
         f"Files: {out}/ (manifest.json lists them with sha256)"
     )
     return 0

@@ -39,6 +39,8 @@ class Entity:
     name: str
     #: Stem of the output files: ``<stem>.jsonl``, ``<stem>.csv``.
     stem: str
+    #: What one record is called in messages ("invoice"), and many ("invoices").
+    record: str
     model: type[msgspec.Struct]
     list: Callable[[KanbertClient], Callable[..., AsyncPager[Any]]]
     #: Field that --since/--until restrict (None: the listing has no date to filter on).
@@ -46,11 +48,17 @@ class Entity:
     children: dict[str, type[msgspec.Struct]] = field(default_factory=lambda: dict(_CHILDREN))
     pdf: Callable[[KanbertClient, str], BinaryResponse] | None = None
 
+    @property
+    def records(self) -> str:
+        """The plural of :attr:`record`."""
+        return f"{self.record}s"
+
 
 ENTITIES: dict[str, Entity] = {
     "outgoing-invoices": Entity(
         name="outgoing-invoices",
         stem="invoices",
+        record="invoice",
         model=OutgoingInvoiceData,
         list=lambda kb: kb.outgoing_invoices.list,
         date_field="date_of_invoice",
@@ -59,6 +67,7 @@ ENTITIES: dict[str, Entity] = {
     "outgoing-invoice-masters": Entity(
         name="outgoing-invoice-masters",
         stem="invoice_masters",
+        record="invoice master",
         model=OutgoingInvoiceMasterData,
         list=lambda kb: kb.outgoing_invoice_masters.list,
         date_field=None,

@@ -1,19 +1,21 @@
-"""Flatten models to CSV rows with a fixed, documented set of columns derived from the model types.
+"""Flatten models to table rows with a fixed, documented set of columns derived from the model types.
 
 Nested objects become dotted columns (``client.name``) up to two levels deep; lists and
-free-form objects below that are written as JSON text in one column; relations exported as
-files of their own (line items, discounts, external costs) are left out of the parent's row.
+free-form objects below that stay in one column (JSON text in a CSV, a typed list or struct in
+Parquet); relations exported as tables of their own (line items, discounts, external costs) are
+left out of the parent's row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 from msgspec import inspect as mi
 
-__all__ = ["columns_for", "row_for"]
+__all__ = ["column_types", "columns_for", "lookup", "plain_number", "record_id", "row_for"]
 
 _MAX_DEPTH = 2
 
@@ -29,8 +31,8 @@ def _struct_of(info: mi.Type) -> mi.StructType | None:
     return None
 
 
-def _columns(info: mi.StructType, prefix: str, depth: int, skip: frozenset[str]) -> list[str]:
-    columns: list[str] = []
+def _columns(info: mi.StructType, prefix: str, depth: int, skip: frozenset[str]) -> list[tuple[str, mi.Type]]:
+    columns: list[tuple[str, mi.Type]] = []
     for field in info.fields:
         if not prefix and field.encode_name in skip:
             continue
@@ -39,31 +41,59 @@ def _columns(info: mi.StructType, prefix: str, depth: int, skip: frozenset[str])
         if nested is not None and depth < _MAX_DEPTH:
             columns.extend(_columns(nested, f"{name}.", depth + 1, skip))
         else:
-            columns.append(name)
+            columns.append((name, field.type))
     return columns
 
 
+def column_types(model: type[msgspec.Struct], *, skip: Iterable[str] = ()) -> dict[str, mi.Type]:
+    """Each column of ``model`` (as :func:`columns_for` names them) with the type of its values."""
+    return dict(_columns(mi.type_info(model), "", 0, frozenset(skip)))  # type: ignore[arg-type]
+
+
 def columns_for(model: type[msgspec.Struct], *, skip: Iterable[str] = ()) -> list[str]:
-    """The CSV columns of ``model``: dotted paths in field order, ``skip`` relations left out."""
-    return _columns(mi.type_info(model), "", 0, frozenset(skip))  # type: ignore[arg-type]
+    """The columns of ``model``: dotted paths in field order, ``skip`` relations left out."""
+    return list(column_types(model, skip=skip))
 
 
-def _cell(value: Any) -> str:
+class _Id(msgspec.Struct):
+    id: str
+
+
+_decode_id = msgspec.json.Decoder(_Id).decode
+
+
+def record_id(line: bytes) -> str:
+    """The ``id`` of a record in a JSON line, without decoding the rest of it."""
+    return _decode_id(line).id
+
+
+def plain_number(value: float) -> str:
+    """A float in positional notation (``0.00001``, not ``1e-05``): spreadsheets read it as a number."""
+    text = repr(value)
+    return format(Decimal(text), "f") if "e" in text or "E" in text else text
+
+
+def _cell(value: Any, decimal: str) -> str:
     if value is None or value is msgspec.UNSET:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return plain_number(value).replace(".", decimal)
     if isinstance(value, dict | list):
         return msgspec.json.encode(value).decode()
     return str(value)
 
 
-def row_for(builtins: dict[str, Any], columns: list[str]) -> list[str]:
-    """One CSV row: each dotted column looked up in the model's builtins (``msgspec.to_builtins``)."""
-    row = []
-    for column in columns:
-        value: Any = builtins
-        for part in column.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        row.append(_cell(value))
-    return row
+def lookup(builtins: dict[str, Any], column: str) -> Any:
+    """The value at a dotted column in a model's builtins (None where a level is missing)."""
+    value: Any = builtins
+    for part in column.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def row_for(builtins: dict[str, Any], columns: list[str], *, decimal: str = ".") -> list[str]:
+    """One CSV row: each dotted column looked up in the model's builtins (``msgspec.to_builtins``);
+    numbers with a fraction use ``decimal`` as their separator."""
+    return [_cell(lookup(builtins, column), decimal) for column in columns]

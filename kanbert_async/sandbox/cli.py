@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from .config import API_OPERATIONS, SandboxConfig
-from .ratelimit import ALGORITHMS, HEADER_STYLES, RETRY_AFTER_FORMATS
+from .ratelimit import ALGORITHMS, HEADER_STYLES, RETRY_AFTER_FORMATS, RateLimit
 from .server import Sandbox
 
 __all__ = ["add_arguments", "config_from_args", "main", "run"]
@@ -38,13 +38,27 @@ def _seconds(text: str) -> float:
 
 
 def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = int(text) if text.isdigit() else 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return value
+
+
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535; 0 picks a free one)")
+    return port
+
+
+def _rate_limit(text: str) -> str:
+    try:
+        RateLimit.parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a rate limit; write it like 600/min, 50/s or 100/10s"
+        ) from None
+    return text
 
 
 def _operations(text: str) -> frozenset[str]:
@@ -65,24 +79,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--anchor-date", type=date.fromisoformat, default=defaults.anchor_date,
                       help="the latest invoice date (YYYY-MM-DD)")  # fmt: skip
     data.add_argument("--years", type=int, default=defaults.years, help="how many years of invoices")
-    data.add_argument("--date-skew", choices=("spread", "recent", "one_day"), default=defaults.date_skew)
+    data.add_argument("--date-skew", choices=("spread", "recent", "one_day"), default=defaults.date_skew,
+                      help="how invoice dates are spread over the years")  # fmt: skip
     data.add_argument("--null-fraction", type=_fraction, default=defaults.null_fraction,
                       help="share of nullable range fields left null")  # fmt: skip
-    data.add_argument("--archived-fraction", type=_fraction, default=defaults.archived_fraction)
+    data.add_argument("--archived-fraction", type=_fraction, default=defaults.archived_fraction,
+                      help="share of records archived")  # fmt: skip
     data.add_argument("--pdf-bytes", dest="pdf_min_bytes", type=int, default=defaults.pdf_min_bytes,
                       help="pad generated PDFs to at least this many bytes")  # fmt: skip
 
     serving = parser.add_argument_group("serving")
-    serving.add_argument("--host", default=defaults.host)
-    serving.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
+    serving.add_argument("--host", default=defaults.host, help="address to listen on")
+    serving.add_argument("--port", type=_port, default=8765, help="TCP port (0: any free port)")
     serving.add_argument("--token", default=None, help="the all-scopes API token (default: random)")
-    serving.add_argument("--integration-slug", default=defaults.integration_slug)
+    serving.add_argument("--integration-slug", default=defaults.integration_slug,
+                         help="the tokens' integration (default origin of external ids)")  # fmt: skip
     serving.add_argument("--max-page-size", type=int, default=defaults.max_page_size,
                          help="larger page[size] values get 422")  # fmt: skip
     serving.add_argument("--access-token-ttl", type=_seconds, default=defaults.access_token_ttl,
                          help="seconds an OAuth access token lives")  # fmt: skip
     serving.add_argument(
-        "--rate-limit", default=None, help="throttle per token, e.g. 600/min, 50/s or 100/10s (default: off)"
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        help="throttle per token, e.g. 600/min, 50/s or 100/10s (default: off)",
     )
     throttling = parser.add_argument_group("throttle (with --rate-limit)")
     throttling.add_argument("--throttle", choices=ALGORITHMS, default=defaults.throttle,
@@ -112,7 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument(
         "--slow-rate", type=_fraction, default=0.0, help="share of responses delayed by --slow-seconds"
     )
-    faults.add_argument("--slow-seconds", type=_seconds, default=defaults.slow_seconds)
+    faults.add_argument("--slow-seconds", type=_seconds, default=defaults.slow_seconds,
+                        help="how long a slow response waits")  # fmt: skip
     faults.add_argument("--lost-upload-rate", type=_fraction, default=0.0,
                         help="share of uploads processed whose response is lost")  # fmt: skip
     faults.add_argument(

@@ -290,6 +290,20 @@ class Store:
         self.version += 1
         return record
 
+    def update_invoice(self, invoice_id: str, **changes: Any) -> OutgoingInvoiceData:
+        """Change fields of an invoice as an edit in Kanbert would: ``updated_at`` becomes now.
+
+        Example: ``store.update_invoice(id, status="booked", invoice_number="RE-2025-0042")``;
+        ``deleted_at=store.now()`` archives it. Listings and PDFs show the change from the next
+        request on.
+        """
+        record = self._invoices[invoice_id]
+        model = msgspec.structs.replace(record.model, **changes, updated_at=self.now())
+        self._invoices[invoice_id] = DocumentRecord(model, record.plan, record.pdf)
+        self._index(self._invoices[invoice_id])
+        self.version += 1
+        return model
+
     def now(self) -> datetime:
         """The sandbox's current time (``config.clock`` or the wall clock, in UTC)."""
         clock = self.config.clock

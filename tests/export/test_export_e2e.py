@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from kanbert_async import KanbertClient
+from kanbert_async import F, KanbertClient
 from kanbert_async.export import ExportConfig, ExportError, run_export
 from kanbert_async.sandbox import Sandbox
 
@@ -33,12 +33,15 @@ async def test_an_export_on_a_bad_day_equals_the_sandbox_data(tmp_path: Path, pa
                 entity="outgoing-invoices", out=tmp_path, pdfs=True, partitions=partitions, page_size=25
             )
             result = await run_export(kb, config)
-            unarchived = {invoice.id for invoice in sb.store.invoices()}
+            everything = {invoice.id for invoice in sb.store.invoices(archived="with")}
+            archived = {invoice.id for invoice in sb.store.invoices(archived="only")}
             async with KanbertClient(sb.token, base_url=sb.base_url, max_retries=20) as reference:
                 expected = [
                     msgspec.to_builtins(inv)
                     async for inv in reference.outgoing_invoices.list(
-                        include=["line_items", "discounts", "external_costs"], page_size=100
+                        include=["line_items", "discounts", "external_costs"],
+                        filter=F("archived") == "with",
+                        page_size=100,
                     )
                 ]
         faults = sum(sb.counters.faults.values())
@@ -47,8 +50,10 @@ async def test_an_export_on_a_bad_day_equals_the_sandbox_data(tmp_path: Path, pa
 
     exported = _jsonl(tmp_path / "invoices.jsonl")
     by_id = {record["id"]: record for record in exported}
-    assert len(exported) == len(by_id) == len(expected) == len(unarchived)
-    assert set(by_id) == unarchived
+    # Archived invoices belong in the books too: the export's default takes them.
+    assert archived and archived < everything
+    assert len(exported) == len(by_id) == len(expected) == len(everything)
+    assert set(by_id) == everything
     assert by_id == {record["id"]: record for record in expected}
 
     with (tmp_path / "line_items.csv").open() as handle:
@@ -62,8 +67,9 @@ async def test_an_export_on_a_bad_day_equals_the_sandbox_data(tmp_path: Path, pa
     assert not list(tmp_path.rglob("*.part")) and not (tmp_path / ".kanbert-export").exists()
 
     manifest = msgspec.json.decode((tmp_path / "manifest.json").read_bytes())
-    assert manifest["counts"]["invoices"] == len(unarchived)
-    assert manifest["counts"]["pdfs"] == len(unarchived)
+    assert manifest["counts"]["invoices"] == len(everything)
+    assert manifest["counts"]["pdfs"] == len(everything)
+    assert manifest["archived"] == "with"
     assert manifest["retries"] == result.retries
     assert set(manifest["files"]) >= {
         "invoices.jsonl",
@@ -81,7 +87,9 @@ async def test_jsonl_keeps_the_bytes_kanbert_sent(tmp_path: Path) -> None:
         pages = [
             page
             async for page in kb.outgoing_invoices.list(
-                include=["line_items", "discounts", "external_costs"], page_size=40
+                include=["line_items", "discounts", "external_costs"],
+                filter=F("archived") == "with",
+                page_size=40,
             )
             .keep_raw()
             .pages()
@@ -104,7 +112,9 @@ async def test_since_and_until_restrict_the_invoice_dates(tmp_path: Path) -> Non
             until=dt.date(2024, 12, 31),
         )
         await run_export(kb, config)
-        everything = [inv async for inv in kb.outgoing_invoices.list(page_size=200)]
+        everything = [
+            inv async for inv in kb.outgoing_invoices.list(filter=F("archived") == "with", page_size=200)
+        ]
     expected = {
         i.id for i in everything if dt.date(2024, 1, 1) <= i.date_of_invoice.date() <= dt.date(2024, 12, 31)
     }

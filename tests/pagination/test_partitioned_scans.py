@@ -122,6 +122,23 @@ async def test_breaking_out_of_a_scan_cancels_every_walker() -> None:
         assert sdk_tasks == []
 
 
+async def test_a_refusal_every_walker_meets_surfaces_as_that_api_error() -> None:
+    from kanbert_async import UnprocessableEntityError
+
+    # The probes ask for one record each and pass; every walker's page size is then refused.
+    async with (
+        Sandbox(invoices=60, seed=4, max_page_size=50) as sb,
+        KanbertClient(sb.token, base_url=sb.base_url) as kb,
+    ):
+        scan = kb.outgoing_invoices.list(page_size=500).partitioned(by="date_of_invoice", parts=4)
+        with pytest.raises(UnprocessableEntityError) as caught:
+            async for _ in scan:
+                pass
+    assert caught.value.status == 422
+    assert caught.value.operation == "outgoingInvoices.index"
+    assert "page.size" in caught.value.message
+
+
 async def test_an_unsuitable_partition_field_is_refused_listing_the_suitable_ones() -> None:
     async with Sandbox(invoices=5, seed=1) as sb, KanbertClient(sb.token, base_url=sb.base_url) as kb:
         with pytest.raises(Exception, match=r"cannot partition on 'title'.*date_of_invoice"):
