@@ -116,7 +116,22 @@ async def walkers(wire: Wire, calls: int = 150, concurrency: int = 8) -> None:
 async def fan_out_after_spent(wire: Wire, calls: int = 100, concurrency: int = 16) -> None:
     """``kb.map`` over ``calls`` items at ``concurrency``, right after another client spent the budget."""
     wire.spend_budget()
-    limiter = RateLimiter()
+    await _spread(wire, RateLimiter(), calls, concurrency)
+
+
+async def export_killed_and_resumed(wire: Wire, calls: int = 200, concurrency: int = 8) -> None:
+    """An export's requests at ``concurrency``, killed halfway and resumed by a fresh process (a new
+    client, knowing nothing) against the same server."""
+    await _spread(wire, RateLimiter(), calls // 2, concurrency)
+    await _spread(wire, RateLimiter(), calls - calls // 2, concurrency)
+
+
+async def export_uninterrupted(wire: Wire, calls: int = 200, concurrency: int = 8) -> None:
+    """The same export, not interrupted."""
+    await _spread(wire, RateLimiter(), calls, concurrency)
+
+
+async def _spread(wire: Wire, limiter: RateLimiter, calls: int, concurrency: int) -> None:
     queue = list(range(calls))
 
     async def worker() -> None:

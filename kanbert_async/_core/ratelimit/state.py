@@ -23,6 +23,7 @@ Every rule answers a server behaviour:
 from __future__ import annotations
 
 import bisect
+import collections
 import dataclasses
 import math
 from typing import NamedTuple
@@ -38,8 +39,11 @@ SLOW_START_LIMIT = 4
 #: How long the first probe waits after a 429 that states no wait; doubles while 429s continue.
 BLIND_BACKOFF = 1.0
 _BLIND_BACKOFF_MAX = 60.0
-#: A request comes back this much after its window: one-way delays differ by about this.
+#: A request comes back at least this much after its window (more when round trips vary: one-way
+#: delays differ by up to as much as they do).
 RESET_MARGIN = 0.01
+#: Round trips remembered to measure how much they vary.
+_ROUND_TRIPS = 32
 #: Send times remembered while the window is still unknown.
 _SENT_MAX = 10_000
 
@@ -95,6 +99,11 @@ class RateLimitState:
         self._low: Ticket | None = None
         self._low_at = -math.inf
         self._sent: list[float] = []
+        self._round_trips: collections.deque[float] = collections.deque(maxlen=_ROUND_TRIPS)
+        # How much after its window a request comes back: at least as much as round trips vary,
+        # more once a 429 showed that too little (_least).
+        self._least = RESET_MARGIN
+        self._margin = RESET_MARGIN
         self._reset_at: float | None = None
         # The first request after the last cooldown (or of all): it opens a window, which a 429 to
         # a later request measures.
@@ -174,9 +183,9 @@ class RateLimitState:
         if self._info.limit is not None:
             out = self._info.limit - self._remaining
             first = max(first, bisect.bisect_right(self._sent, start) - out)
-        upto = bisect.bisect_right(self._sent, now - window - RESET_MARGIN + 1e-9)
+        upto = bisect.bisect_right(self._sent, now - window - self._margin + 1e-9)
         pending = max(first, upto)
-        comes_back = self._sent[pending] + window + RESET_MARGIN if pending < len(self._sent) else None
+        comes_back = self._sent[pending] + window + self._margin if pending < len(self._sent) else None
         return left + max(0, upto - first), comes_back
 
     def _probe_at(self, now: float) -> float | None:
@@ -194,6 +203,8 @@ class RateLimitState:
         self.in_flight = max(0, self.in_flight - 1)
         if sent:
             self._count(ticket)
+            if self._remaining and self._low is not None and ticket.sent_at >= self._low.sent_at:
+                self._remaining -= 1  # it may have counted after the lowest count was made
 
     def on_answer(
         self, ticket: Ticket, status: int, seen: Observation, now: float, unix_now: float | None = None
@@ -201,6 +212,8 @@ class RateLimitState:
         """Learn from the answer (any status) to ``ticket``'s request; ``unix_now`` is the wall time
         at ``now`` (omit it when ``now`` is unix time)."""
         self.in_flight = max(0, self.in_flight - 1)
+        self._round_trips.append(now - ticket.sent_at)
+        self._margin = max(self._least, max(self._round_trips) - min(self._round_trips))
         if seen.window is not None:
             self.window.state(seen.window)
         if status == 429:
@@ -271,7 +284,14 @@ class RateLimitState:
         if in_window and opener is not None and self.window.seconds is not None:
             in_window = ticket.sent_at - opener.sent_at < self.window.seconds
         if self._remaining is not None and self._came_back_too_early(ticket):
-            self.window.longer_than(self.window.seconds or 0.0)
+            # Let go when a request of a window before was taken as back: its way to the server was
+            # slower than this one's, or the window is longer than measured.
+            window = self.window.seconds or 0.0
+            if self._margin < window / 4:
+                self._least = min(window / 4, max(2 * self._margin, now - ticket.sent_at))
+                self._margin = max(self._margin, self._least)
+            else:
+                self.window.longer_than(window)
         wait = seen.wait
         if wait is None or wait <= 0:
             # Nothing said (or "now", and it was not): a probe after a backoff that doubles.
@@ -284,10 +304,12 @@ class RateLimitState:
             if in_window and opener is not None:
                 # The window that began with its first request ends when the server lets us go
                 # again (Retry-After; a reset header may name a bucket's next token instead).
-                ends = now + (seen.retry_after if seen.retry_after is not None else wait) - opener.sent_at
+                stated = seen.retry_after if seen.retry_after is not None else wait
+                ends = now + stated - opener.sent_at
                 self.window.bound(ticket.sent_at - opener.sent_at, ends)
                 if seen.coarse:
-                    self.window.bound(ends - 1.0, ends)
+                    # Counted from when it reached the server, which was after it left.
+                    self.window.bound(ticket.sent_at + stated - 1.0 - opener.sent_at, ends)
                 until = self._sharpened_until(until, seen.coarse, now)
         self._reset_at = until
         self._cooldown_until = max(self._cooldown_until, until)
@@ -302,19 +324,22 @@ class RateLimitState:
         window = self.window.seconds
         if window is None or self.window.stated or not self._sent:
             return False
-        return refused.sent_at - window - RESET_MARGIN >= self._sent[0]
+        return refused.sent_at - window - self._margin >= self._sent[0]
 
     def _learn_budget(self, refused: Ticket, opener: Ticket | None, now: float) -> None:
-        """Without headers: what passed in the window before the 429 is what a window admits —
-        exactly, when the window was ours from its start (it began after a cooldown we waited out,
-        or we had been sending for a whole window)."""
+        """Without headers, a 429 tells what a window admits: exactly, when the window began with our
+        first request after a cooldown (all that passed since it); else about what passed in the last
+        window — a floor, as others may have used some, or an overcount across a fixed window's end."""
         window = self.window.seconds
         if window is None:
             return  # not known yet: what passed "within" it means nothing
-        started = self._sent[0] if self._sent else refused.sent_at
         after_cooldown = opener is not None and opener.number > 1 and refused.number > opener.number
-        ours = after_cooldown or refused.sent_at - started >= window
-        self.learned.learn(self._sent_within_window(refused.sent_at), ours=ours, now=now)
+        if after_cooldown and opener is not None and refused.sent_at - opener.sent_at < window:
+            since = bisect.bisect_left(self._sent, opener.sent_at)
+            passed = bisect.bisect_right(self._sent, refused.sent_at) - since
+            self.learned.learn(passed, exact=True, now=now)
+        else:
+            self.learned.learn(self._sent_within_window(refused.sent_at), exact=False, now=now)
         self._learned_at = refused
         self._pace_from_recent(now, in_flight=0)
 
@@ -334,7 +359,7 @@ class RateLimitState:
         window, opener = self.window.seconds, self._opener
         if not (coarse and self._sharpen and window is not None and opener is not None):
             return stated
-        back = opener.sent_at + window + RESET_MARGIN
+        back = opener.sent_at + window + self._margin
         if stated - 1.0 < back < stated and back > now:
             self._sharpened = True
             return back

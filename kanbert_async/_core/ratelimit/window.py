@@ -69,15 +69,15 @@ class LearnedBudget:
         self._grown_at = -math.inf
         self._grow_every = GROW_EVERY
 
-    def learn(self, passed: int, *, ours: bool, now: float) -> None:
-        """A 429 ended a window in which ``passed`` of ours passed."""
+    def learn(self, passed: int, *, exact: bool, now: float) -> None:
+        """A 429 ended a window in which ``passed`` of ours passed (``exact``: all of that window)."""
         passed = max(1, passed)
         if self.count is not None and self.exact:
-            if passed < self.count - 1:
+            if exact and passed < self.count - 1:
                 self._grow_every *= 2  # the last step up was one too many
             passed = min(passed, self.count)
         self.count = passed
-        self.exact = self.exact or ours
+        self.exact = self.exact or exact
         self._grown_at = now
 
     def passed_late(self, passed: int) -> None:
