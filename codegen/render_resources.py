@@ -286,7 +286,7 @@ def render_resources_init(grouped: dict[str, list[Op]]) -> str:
         '"""The API\'s resources as attributes of the client: ``client.<resource>.<method>()``."""\n\n',
         "from __future__ import annotations\n\n",
         "from functools import cached_property\n\n",
-        "from kanbert_async._core.operation import OperationRunner\n\n",
+        "from kanbert_async._core.resource import OperationRunner\n\n",
     ]
     for resource in sorted(grouped):
         lines.append(f"from .{resource} import {pascal(resource)}\n")

@@ -13,9 +13,11 @@ import aiohttp
 import msgspec
 
 from ._core.auth import Auth, BearerToken
+from ._core.capabilities import Capabilities
 from ._core.encoding import flatten_query, is_unset
 from ._core.errors import InvalidRequestError, ResponseDecodeError
 from ._core.fanout import FanOut
+from ._core.list_args import prepare_list_params
 from ._core.operation import Operation, RequestOptions
 from ._core.pagination import AsyncPager, Page
 from ._core.ratelimit import RateLimiter, RateLimitInfo
@@ -31,7 +33,6 @@ from ._core.transport import (
 )
 from ._generated.resources import ResourcesMixin
 from ._version import __version__
-from .filters import Computed, encode_filter, prepare_list_params
 
 __all__ = ["DEFAULT_BASE_URL", "KanbertClient"]
 
@@ -214,18 +215,8 @@ class KanbertClient(ResourcesMixin):
     def _query(self, operation: Operation[Any], query: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         query = dict(query or {})
         special = {name: query.pop(name) for name in _LIST_ARGUMENTS if name in query}
-        if operation.capabilities is not None:
-            encoded: dict[str, Any] = prepare_list_params(operation.capabilities, **special)
-        else:
-            encoded = {
-                "sort": special.get("sort"),
-                "include": special.get("include"),
-                "filter": encode_filter(special.get("filter")),
-            }
-            for alias, value in (special.get("computed_fields") or {}).items():
-                encoded[f"computed_fields[{alias}]"] = (
-                    value.expression() if isinstance(value, Computed) else value
-                )
+        caps = operation.capabilities or Capabilities.undocumented(operation.id)
+        encoded: dict[str, Any] = prepare_list_params(caps, **special)
         return flatten_query({**encoded, **query})
 
     async def call(

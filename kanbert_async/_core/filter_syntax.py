@@ -30,8 +30,8 @@ import re
 from decimal import Decimal
 from typing import Any, TypeAlias
 
-from .capabilities import canonical_operator
 from .errors import InvalidRequestError
+from .filters.operators import COUNT_OPERATORS, canonical_operator
 
 __all__ = [
     "COUNT_OPERATORS",
@@ -44,9 +44,6 @@ __all__ = [
     "parse_dsl",
     "split_top_level",
 ]
-
-#: How a relation count may be compared with its number.
-COUNT_OPERATORS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte"})
 
 
 class FilterError(InvalidRequestError):

@@ -1,7 +1,7 @@
-"""The one narrow interface between generated endpoint stubs and the hand-written core.
+"""What generated stubs say about an operation: :class:`Operation`, and the per-call :class:`RequestOptions`.
 
-A generated stub describes its operation once, as an :class:`Operation` constant, and hands the
-caller's arguments to an :class:`OperationRunner` (the client). Everything else — auth, query
+A generated stub describes its operation once, as an :class:`Operation` constant, and hands it
+with the caller's arguments to the client (see :mod:`.resource`). Everything else — auth, query
 encoding, retries, rate limiting, decoding, pagination — happens behind that interface.
 """
 
@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-if TYPE_CHECKING:
-    from .capabilities import Capabilities
-    from .pagination import AsyncPager
-    from .transport import BinaryResponse
+from .capabilities import Capabilities
 
-__all__ = ["FileInput", "Operation", "OperationRunner", "Recovery", "RequestOptions"]
+__all__ = ["FileInput", "Operation", "Recovery", "RequestOptions"]
 
 T = TypeVar("T")
 
@@ -82,45 +79,3 @@ class RequestOptions:
     max_retries: int | None = None
     deadline: float | None = None
     headers: Mapping[str, str] | None = None
-
-
-class OperationRunner(Protocol):
-    """What generated resources need from the client: three ways to run an operation."""
-
-    async def call(
-        self,
-        operation: Operation[T],
-        *,
-        path: Mapping[str, Any] | None = None,
-        query: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
-        options: RequestOptions | None = None,
-    ) -> T:
-        """Send the request and decode the JSON response into ``operation.response``."""
-        ...
-
-    def paginate(
-        self,
-        operation: Operation[T],
-        *,
-        path: Mapping[str, Any] | None = None,
-        query: Mapping[str, Any] | None = None,
-        start_cursor: str | None = None,
-        max_items: int | None = None,
-        max_pages: int | None = None,
-        prefetch: int = 1,
-        options: RequestOptions | None = None,
-    ) -> AsyncPager[T]:
-        """A pager over a cursor-paginated list operation."""
-        ...
-
-    def download(
-        self,
-        operation: Operation[Any],
-        *,
-        path: Mapping[str, Any] | None = None,
-        query: Mapping[str, Any] | None = None,
-        options: RequestOptions | None = None,
-    ) -> BinaryResponse:
-        """A binary response, to be streamed, saved or read."""
-        ...

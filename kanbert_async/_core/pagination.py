@@ -20,6 +20,9 @@ from typing import Any, Generic, TypeVar
 
 from .capabilities import Capabilities, FilterField
 from .errors import InvalidRequestError, PaginationError
+from .filters.builder import F
+from .filters.encode import and_
+from .filters.tree import Filter
 
 __all__ = ["AsyncPager", "Page", "PageFetcher", "PartitionRange", "PartitionedScan", "ScanStats"]
 
@@ -548,8 +551,6 @@ class PartitionedScan(Generic[T]):
     # -- planning ---------------------------------------------------------------------------
     def _query_for(self, partition: _Partition) -> dict[str, Any]:
         """The caller's query narrowed to one partition: an ``and`` of their filter and the range."""
-        from kanbert_async.filters import F, Filter, and_
-
         query = dict(self._query)
         field_ = F(self._by)
         condition: Filter | None
@@ -569,8 +570,6 @@ class PartitionedScan(Generic[T]):
         return query
 
     async def _probe(self, descending: bool) -> float | None:
-        from kanbert_async.filters import F, and_
-
         query = dict(self._query)
         query["filter"] = and_(query.get("filter"), F(self._by).is_not_null())
         query["sort"] = [f"-{self._by}" if descending else self._by]

@@ -642,6 +642,29 @@ def test_prepare_list_params_refuses_before_anything_is_sent() -> None:
     assert prepare_list_params(INVOICES) == {}
 
 
+def test_an_operation_without_a_table_passes_its_arguments_through_but_still_checks_aliases() -> None:
+    undocumented = Capabilities.undocumented("things.index")
+    params = prepare_list_params(
+        undocumented,
+        sort=["-anything", "else"],
+        include="whatever",
+        filter=F("nope") == 1,
+        computed_fields={"n": Computed.count("tasks"), "m": "tasks.median(x)"},
+    )
+    assert params == {
+        "computed_fields[n]": "tasks.count()",
+        "computed_fields[m]": "tasks.median(x)",
+        "sort": "-anything,else",
+        "include": "whatever",
+        "filter": '[{"field":"nope","op":"eq","value":1}]',
+    }
+    # What needs no table is checked all the same: a bad alias, a value that is no declaration.
+    with pytest.raises(InvalidRequestError, match="alias is a plain name"):
+        prepare_list_params(undocumented, computed_fields={"not an alias": Computed.count("tasks")})
+    with pytest.raises(TypeError, match="must be a Computed or a string"):
+        prepare_list_params(undocumented, computed_fields={"n": 3})  # type: ignore[dict-item]
+
+
 def test_desc_and_asc_build_single_sort_keys() -> None:
     assert desc("created_at") == "-created_at"
     assert asc("created_at") == "created_at"
