@@ -20,13 +20,14 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from kanbert_async._core.filters.tree import FilterError
+
 from .auth import OAuthError, TokenRegistry
 from .config import SandboxConfig
 from .counters import Counters
 from .faults import BEFORE, Fault, FaultInjector
 from .handlers import HANDLERS
 from .listing import Lister, document_target, line_item_target
-from .nodes import FilterError
 from .paging import CursorCodec, CursorError, SortKey
 from .ratelimit import FixedWindowLimiter, RateLimit
 from .responses import ApiError, error_body, error_response, json_response

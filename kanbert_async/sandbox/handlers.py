@@ -24,9 +24,9 @@ from kanbert_async._generated.models import (
 )
 
 from .auth import TokenInfo
+from .collation import Context
 from .config import SandboxConfig
 from .listing import ListQuery, ListResult, line_item_rows, parse_include
-from .query import Context
 from .responses import ApiError, json_response
 from .routing import Match
 from .state import SandboxState

@@ -33,12 +33,17 @@ __all__ = [
     "Condition",
     "Count",
     "Filter",
+    "FilterError",
     "Node",
     "Or",
     "Scalar",
     "SpecialValue",
     "today",
 ]
+
+
+class FilterError(InvalidRequestError):
+    """A filter that cannot be read (or, on the sandbox, does not fit the operation)."""
 
 
 # -- values -------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""The reader for the JSON filter format, into the tree of :mod:`kanbert_async._core.filter_syntax`.
+"""The reader of the API's JSON filter format (what :func:`.encode.encode_filter` writes), into the tree.
 
-Both filter formats (JSON here, the string DSL in the core) are read into the same nodes, so one
+Both formats (JSON here, the string DSL in :mod:`.dsl`) are read into the same tree, so one
 evaluator gives them the same meaning. Values stay as written (strings, ``Decimal`` numbers,
-booleans, None, lists); what they mean depends on the field's type and is decided in
-:mod:`.query`, which also checks fields and operators against the operation's table.
+integers, booleans, None; a list as a tuple); what they mean depends on the field's type, which
+the reader does not know.
 
-The JSON format is what ``kanbert_async.filters`` sends:
+The format:
 
 - a list of nodes: all must match;
 - ``{"and": [...]}`` / ``{"or": [...]}``: a group;
@@ -23,23 +23,15 @@ from typing import Any
 
 import msgspec
 
-from kanbert_async._core.capabilities import RELATION_OPERATORS, canonical_operator
-from kanbert_async._core.filter_syntax import (
-    COUNT_OPERATORS,
-    Cond,
-    FilterError,
-    Group,
-    Node,
-    Relation,
-    RelCount,
-)
+from .operators import COUNT_OPERATORS, RELATION_OPERATORS, canonical_operator
+from .tree import And, Condition, Count, Filter, FilterError, Or
 
-__all__ = ["COUNT_OPERATORS", "Cond", "FilterError", "Group", "Node", "RelCount", "Relation", "parse_json"]
+__all__ = ["parse_json"]
 
 _json_decoder = msgspec.json.Decoder(float_hook=Decimal)
 
 
-def parse_json(text: str) -> Node:
+def parse_json(text: str) -> Filter:
     """Read a JSON filter; raises :class:`FilterError` for anything that is not one."""
     try:
         data = _json_decoder.decode(text.encode())
@@ -48,7 +40,7 @@ def parse_json(text: str) -> Node:
     return _node(data, "filter")
 
 
-def _node(data: Any, where: str) -> Node:
+def _node(data: Any, where: str) -> Filter:
     if isinstance(data, list):
         if not data:
             raise FilterError(f"Invalid filter: {where} is an empty list.")
@@ -71,11 +63,11 @@ def _node(data: Any, where: str) -> Node:
         return _count(field, value, f"{where}.value")
     if op in RELATION_OPERATORS:
         nested = None if value is None or value == [] else _node(value, f"{where}.value")
-        return Relation(field, op, nested)
-    return Cond(field, op, value)
+        return Condition(field, op, nested)
+    return Condition(field, op, _scalars(field, value))
 
 
-def _group(data: dict[str, Any], where: str) -> Node:
+def _group(data: dict[str, Any], where: str) -> Filter:
     if len(data) != 1 or next(iter(data)).lower() not in ("and", "or"):
         raise FilterError(
             f"Invalid filter: {where} must be a condition with field, op and value, "
@@ -87,12 +79,28 @@ def _group(data: dict[str, Any], where: str) -> Node:
     return _group_of(kind.lower(), tuple(_node(item, f"{where}.{kind}[{n}]") for n, item in enumerate(items)))
 
 
-def _group_of(kind: str, nodes: tuple[Node, ...]) -> Node:
+def _group_of(kind: str, nodes: tuple[Filter, ...]) -> Filter:
     # A group of one is that one node: the same tree the DSL gives for the same filter.
-    return nodes[0] if len(nodes) == 1 else Group(kind, nodes)
+    if len(nodes) == 1:
+        return nodes[0]
+    return And(*nodes) if kind == "and" else Or(*nodes)
 
 
-def _count(field: str, value: Any, where: str) -> RelCount:
+def _scalars(field: str, value: Any) -> Any:
+    """A condition's value: a scalar, or a list of scalars (kept as a tuple)."""
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, list | dict):
+                raise FilterError(
+                    f"Invalid value for filter `{field}`: expected plain values, got {value!r}."
+                )
+        return tuple(value)
+    if isinstance(value, dict):
+        raise FilterError(f"Invalid value for filter `{field}`: expected a single value, got {value!r}.")
+    return value
+
+
+def _count(field: str, value: Any, where: str) -> Condition:
     if not isinstance(value, dict) or "op" not in value or "value" not in value:
         raise FilterError(f'Invalid filter: {where} must be {{"op": ..., "value": <number>, "filter": ...}}.')
     unknown = set(value) - {"op", "value", "filter"}
@@ -107,6 +115,5 @@ def _count(field: str, value: Any, where: str) -> RelCount:
     if isinstance(number, bool) or not isinstance(number, int) or number < 0:
         raise FilterError(f"Invalid filter: {where}.value must be a whole number >= 0.")
     nested = value.get("filter")
-    return RelCount(
-        field, op, number, None if nested is None or nested == [] else _node(nested, f"{where}.filter")
-    )
+    inner = None if nested is None or nested == [] else _node(nested, f"{where}.filter")
+    return Condition(field, "count", Count(op, number, inner))

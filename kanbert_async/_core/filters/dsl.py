@@ -1,4 +1,4 @@
-"""Kanbert's filter syntax: the tree both filter formats read into, and the string DSL reader.
+"""The reader of Kanbert's filter DSL, into the filter tree (:mod:`.tree`).
 
 The DSL: ``title contains "Acme" and (date_of_invoice >= "2024-01-01" or x is null)``.
 
@@ -28,65 +28,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from decimal import Decimal
-from typing import Any, TypeAlias
+from typing import Any
 
-from .errors import InvalidRequestError
-from .filters.operators import COUNT_OPERATORS, canonical_operator
+from .operators import COUNT_OPERATORS, canonical_operator
+from .tree import And, Condition, Count, Filter, FilterError, Or
 
-__all__ = [
-    "COUNT_OPERATORS",
-    "Cond",
-    "FilterError",
-    "Group",
-    "Node",
-    "RelCount",
-    "Relation",
-    "parse_dsl",
-    "split_top_level",
-]
-
-
-class FilterError(InvalidRequestError):
-    """A filter that cannot be read (or, on the sandbox, does not fit the operation)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Cond:
-    """``field op value`` on a plain field; ``op`` is canonical (``le`` → ``lte``)."""
-
-    field: str
-    op: str
-    value: Any = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Group:
-    """All (``and``) or at least one (``or``) of ``nodes`` match."""
-
-    kind: str
-    nodes: tuple[Node, ...]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Relation:
-    """``any``/``all``/``none`` of a relation's items match ``where`` (None: no condition)."""
-
-    field: str
-    op: str
-    where: Node | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class RelCount:
-    """The number of a relation's items matching ``where`` compared (``op``) with ``value``."""
-
-    field: str
-    op: str
-    value: int
-    where: Node | None
-
-
-Node: TypeAlias = Cond | Group | Relation | RelCount
+__all__ = ["parse_dsl", "split_top_level"]
 
 _SYMBOLS = {"=": "eq", "==": "eq", "!=": "ne", "<>": "ne", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 _WORD_OPERATORS = frozenset(
@@ -187,28 +134,28 @@ class _Parser:
 
     # -- grammar --------------------------------------------------------------------------------
 
-    def parse(self) -> Node:
+    def parse(self) -> Filter:
         node = self.expr()
         token = self.peek()
         if token is not None:
             raise self.error("expected 'and', 'or' or the end", token)
         return node
 
-    def expr(self) -> Node:
+    def expr(self) -> Filter:
         nodes = [self.and_expr()]
         while self.at_word("or"):
             self.index += 1
             nodes.append(self.and_expr())
-        return nodes[0] if len(nodes) == 1 else Group("or", tuple(nodes))
+        return nodes[0] if len(nodes) == 1 else Or(*nodes)
 
-    def and_expr(self) -> Node:
+    def and_expr(self) -> Filter:
         nodes = [self.primary()]
         while self.at_word("and"):
             self.index += 1
             nodes.append(self.primary())
-        return nodes[0] if len(nodes) == 1 else Group("and", tuple(nodes))
+        return nodes[0] if len(nodes) == 1 else And(*nodes)
 
-    def primary(self) -> Node:
+    def primary(self) -> Filter:
         if self.at_punct("("):
             self.index += 1
             node = self.expr()
@@ -216,7 +163,7 @@ class _Parser:
             return node
         return self.condition()
 
-    def condition(self) -> Node:
+    def condition(self) -> Condition:
         token = self.take()
         if token.kind != "word" or token.lower in ("and", "or"):
             raise self.error("expected a field name", token)
@@ -238,31 +185,31 @@ class _Parser:
             if not self.at_word("null"):
                 raise self.error("expected 'null' after 'is'", self.peek())
             self.index += 1
-            return Cond(field, "isnotnull" if negated else "isnull")
+            return Condition(field, "isnotnull" if negated else "isnull")
         if word == "not":
             if not self.at_word("in"):
                 raise self.error("expected 'in' after 'not'", self.peek())
             self.index += 1
             return self.finish(field, "nin")
         if word in _RELATION_WORDS:
-            return Relation(field, word, self.optional_group())
+            return Condition(field, word, self.optional_group())
         if word == "count":
             return self.count(field)
         if word not in _WORD_OPERATORS:
             raise self.error(f"unknown operator after '{field}'", op_token)
         return self.finish(field, canonical_operator(word))
 
-    def finish(self, field: str, op: str) -> Node:
+    def finish(self, field: str, op: str) -> Condition:
         if op in _NO_VALUE:
-            return Cond(field, op)
+            return Condition(field, op)
         if op in ("in", "nin"):
-            return Cond(field, op, self.value_list())
+            return Condition(field, op, self.value_list())
         value = self.value()
         if value is None and op in ("eq", "ne"):
-            return Cond(field, "isnull" if op == "eq" else "isnotnull")
-        return Cond(field, op, value)
+            return Condition(field, "isnull" if op == "eq" else "isnotnull")
+        return Condition(field, op, value)
 
-    def optional_group(self) -> Node | None:
+    def optional_group(self) -> Filter | None:
         if not self.at_punct("("):
             return None
         self.index += 1
@@ -270,7 +217,7 @@ class _Parser:
         self.expect_punct(")")
         return node
 
-    def count(self, field: str) -> RelCount:
+    def count(self, field: str) -> Condition:
         where = self.optional_group()
         token = self.take()
         if token.kind == "symbol":
@@ -282,25 +229,25 @@ class _Parser:
         number = self.take()
         if number.kind != "number" or not number.text.isdigit():
             raise self.error("expected a whole number to compare the count with", number)
-        return RelCount(field, op, int(number.text), where)
+        return Condition(field, "count", Count(op, int(number.text), where))
 
-    def value_list(self) -> list[Any]:
+    def value_list(self) -> tuple[Any, ...]:
         token = self.peek()
         if token is None or token.kind != "punct" or token.text not in "[(":
-            return [self.value()]  # a single value reads as a list of one
+            return (self.value(),)  # a single value reads as a list of one
         closing = "]" if token.text == "[" else ")"
         self.index += 1
         values: list[Any] = []
         if self.at_punct(closing):
             self.index += 1
-            return values
+            return ()
         while True:
             values.append(self.value())
             if self.at_punct(","):
                 self.index += 1
                 continue
             self.expect_punct(closing)
-            return values
+            return tuple(values)
 
     def value(self) -> Any:
         token = self.take()
@@ -321,8 +268,8 @@ class _Parser:
         raise self.error("expected a value", token)
 
 
-def parse_dsl(text: str) -> Node:
-    """Read a DSL filter into nodes; raises :class:`FilterError` naming the position of a problem."""
+def parse_dsl(text: str) -> Filter:
+    """Read a DSL filter into a filter tree; raises :class:`FilterError` naming the position of a problem."""
     return _Parser(text).parse()
 
 
