@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from kanbert_async._client import decode_response
+from kanbert_async._core.decode import decode_response
 from kanbert_async._generated.models import OutgoingInvoiceDataCursorPaginatedCollection
 from kanbert_async._generated.resources.outgoing_invoices import _LIST
 

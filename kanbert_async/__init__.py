@@ -32,9 +32,11 @@ from ._core.errors import (
 )
 from ._core.fanout import FanOut, MapResult
 from ._core.operation import RequestOptions
-from ._core.pagination import AsyncPager, Page, PartitionedScan
+from ._core.page import Page
+from ._core.pager import AsyncPager
 from ._core.ratelimit import RateLimitInfo
 from ._core.retry import RetryPolicy
+from ._core.scan import PartitionedScan
 from ._core.transport import BinaryResponse, Stats, Timeout
 from ._version import __version__
 from .filters import Computed, F, desc

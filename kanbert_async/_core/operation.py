@@ -58,6 +58,7 @@ class Operation(Generic[T]):
     capabilities: Capabilities | None = None
     recovery: Recovery | None = None
     cursor_param: str = "page[cursor]"
+    page_size_param: str = "page[size]"
 
     @property
     def idempotent(self) -> bool:

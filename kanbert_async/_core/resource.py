@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
+from .list_args import ListArgs
 from .operation import Operation, RequestOptions
-from .pagination import AsyncPager
+from .pager import AsyncPager
 from .transport import BinaryResponse
 
 __all__ = ["OperationRunner", "Resource"]
@@ -24,6 +25,7 @@ class OperationRunner(Protocol):
         *,
         path: Mapping[str, Any] | None = None,
         query: Mapping[str, Any] | None = None,
+        args: ListArgs | None = None,
         body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> T:
@@ -35,7 +37,7 @@ class OperationRunner(Protocol):
         operation: Operation[T],
         *,
         path: Mapping[str, Any] | None = None,
-        query: Mapping[str, Any] | None = None,
+        args: ListArgs | None = None,
         start_cursor: str | None = None,
         max_items: int | None = None,
         max_pages: int | None = None,
@@ -51,6 +53,7 @@ class OperationRunner(Protocol):
         *,
         path: Mapping[str, Any] | None = None,
         query: Mapping[str, Any] | None = None,
+        args: ListArgs | None = None,
         options: RequestOptions | None = None,
     ) -> BinaryResponse:
         """A binary response, to be streamed, saved or read."""

@@ -12,11 +12,11 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
@@ -24,7 +24,7 @@ import msgspec
 from yarl import URL
 
 from .auth import Auth
-from .encoding import build_path, encode_form_fields, is_unset
+from .encoding import build_path, encode_form_fields, is_unset, query_string
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -183,36 +183,33 @@ class Transport:
             ) from exc
 
     # -- requests --------------------------------------------------------------------------
-    def url_for(self, operation: Operation[Any], path: Mapping[str, Any] | None) -> str:
-        """The absolute, already-encoded URL of ``operation`` (without its query)."""
-        return self.base_url + build_path(operation.path, path, operation.id)
+    def url_for(
+        self, operation: Operation[Any], path: Mapping[str, Any] | None, query: Sequence[tuple[str, str]] = ()
+    ) -> str:
+        """The absolute, already-encoded URL of ``operation`` with its query."""
+        url = self.base_url + build_path(operation.path, path, operation.id)
+        return url + "?" + query_string(query) if query else url
 
     async def send(
         self,
         operation: Operation[Any],
+        url: str,
         *,
-        path: Mapping[str, Any] | None = None,
-        query: list[tuple[str, str]] | None = None,
         body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
         recover: Callable[[], Awaitable[Response | None]] | None = None,
     ) -> Response:
         """Send and read the whole body, retrying as the policy allows; raise on a failed status."""
-        async with self._exchange(operation, path, query, body, options, recover, read=True) as result:
+        async with self._exchange(operation, url, body, options, recover, read=True) as result:
             assert isinstance(result, Response)
             return result
 
     @contextlib.asynccontextmanager
     async def open_stream(
-        self,
-        operation: Operation[Any],
-        *,
-        path: Mapping[str, Any] | None = None,
-        query: list[tuple[str, str]] | None = None,
-        options: RequestOptions | None = None,
+        self, operation: Operation[Any], url: str, *, options: RequestOptions | None = None
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """A successful response whose body is still to be read, released on exit."""
-        async with self._exchange(operation, path, query, None, options, None, read=False) as result:
+        async with self._exchange(operation, url, None, options, None, read=False) as result:
             assert isinstance(result, aiohttp.ClientResponse)
             yield result
 
@@ -220,17 +217,13 @@ class Transport:
     async def _exchange(
         self,
         operation: Operation[Any],
-        path: Mapping[str, Any] | None,
-        query: list[tuple[str, str]] | None,
+        url: str,
         body: Mapping[str, Any] | None,
         options: RequestOptions | None,
         recover: Callable[[], Awaitable[Response | None]] | None,
         *,
         read: bool,
     ) -> AsyncIterator[Response | aiohttp.ClientResponse]:
-        url = self.url_for(operation, path)
-        if query:
-            url += "?" + urlencode(query, safe="[],:")
         policy = self._policy(options)
         state = _Attempt(max_wait=policy.max_retry_after)
         files = await _prepare_files(operation, body) if operation.body == "multipart" else {}
@@ -649,29 +642,25 @@ class BinaryResponse:
         self,
         transport: Transport,
         operation: Operation[Any],
-        path: Mapping[str, Any] | None,
-        query: list[tuple[str, str]] | None,
+        url: str,
         options: RequestOptions | None,
     ) -> None:
         self._transport = transport
         self._operation = operation
-        self._path = path
-        self._query = query
+        self._url = url
         self._options = options
         #: Response headers of the last successful fetch (e.g. ``Content-Disposition``).
         self.headers: Mapping[str, str] = {}
 
     def __repr__(self) -> str:
-        return f"<BinaryResponse {self._operation.id} {self._path or {}}>"
+        return f"<BinaryResponse {self._operation.id} {self._url}>"
 
     def __await__(self) -> Any:
         return self.read().__await__()
 
     async def read(self) -> bytes:
         """The whole body in memory."""
-        response = await self._transport.send(
-            self._operation, path=self._path, query=self._query, options=self._options
-        )
+        response = await self._transport.send(self._operation, self._url, options=self._options)
         self.headers = response.headers
         return response.body
 
@@ -681,9 +670,7 @@ class BinaryResponse:
 
         A body that breaks off midway raises :class:`APIConnectionError`; start the stream again.
         """
-        async with self._transport.open_stream(
-            self._operation, path=self._path, query=self._query, options=self._options
-        ) as response:
+        async with self._transport.open_stream(self._operation, self._url, options=self._options) as response:
             self.headers = response.headers
             yield _Chunks(response, chunk_size, self._operation)
 
@@ -770,15 +757,10 @@ class _Chunks:
         return chunk
 
 
-async def recover_by_lookup(
-    transport: Transport,
-    lookup: Operation[Any],
-    path: Mapping[str, Any],
-    query: list[tuple[str, str]],
-) -> Response | None:
+async def recover_by_lookup(transport: Transport, lookup: Operation[Any], url: str) -> Response | None:
     """Look a record up after an ambiguous create: its response if it exists, None on 404."""
     try:
-        return await transport.send(lookup, path=path, query=query)
+        return await transport.send(lookup, url)
     except NotFoundError:
         return None
     except APIStatusError as exc:

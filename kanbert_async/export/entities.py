@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from .._client import KanbertClient
-from .._core.pagination import AsyncPager
+from .._core.pager import AsyncPager
 from .._core.transport import BinaryResponse
 from .._generated.models import (
     DiscountData,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from kanbert_async import PaginationError
-from kanbert_async._core.pagination import AsyncPager, Page
+from kanbert_async._core.list_args import ListArgs
+from kanbert_async._core.page import Page
+from kanbert_async._core.pager import AsyncPager
+from tests.pagination.source import FakeSource
 
 
 @dataclass
@@ -29,7 +31,7 @@ class Chain:
         self.finished: list[tuple[float, str | None]] = []
         self.block_on: str | None = None
 
-    async def fetch(self, query: Mapping[str, Any], cursor: str | None) -> Page[Item]:
+    async def fetch(self, args: ListArgs, cursor: str | None) -> Page[Item]:
         self.started.append((asyncio.get_running_loop().time(), cursor))
         if cursor is not None and cursor == self.block_on:
             await asyncio.Event().wait()
@@ -40,7 +42,7 @@ class Chain:
         return Page(self.items[start:end], cursor, str(end) if end < len(self.items) else None)
 
     def pager(self, **kw: Any) -> AsyncPager[Item]:
-        return AsyncPager(self.fetch, {}, operation="things.index", **kw)
+        return AsyncPager(FakeSource(self.fetch), ListArgs(), operation="things.index", **kw)
 
 
 async def test_iterating_yields_every_item_once_in_order() -> None:
@@ -143,31 +145,31 @@ async def test_cancelling_the_caller_cancels_the_prefetch_too() -> None:
 
 
 async def test_a_cursor_returned_twice_stops_with_a_clear_error() -> None:
-    async def looping(query: Mapping[str, Any], cursor: str | None) -> Page[Item]:
+    async def looping(args: ListArgs, cursor: str | None) -> Page[Item]:
         n = int(cursor or 0)
         return Page([Item(f"i{n}")], cursor, str((n + 1) % 3))
 
-    pager: AsyncPager[Item] = AsyncPager(looping, {}, operation="things.index")
+    pager: AsyncPager[Item] = AsyncPager(FakeSource(looping), ListArgs(), operation="things.index")
     with pytest.raises(PaginationError, match=r"things.index.*a second time"):
         await pager.to_list()
 
 
 async def test_a_page_repeating_the_previous_one_stops_with_a_clear_error() -> None:
-    async def stuck(query: Mapping[str, Any], cursor: str | None) -> Page[Item]:
+    async def stuck(args: ListArgs, cursor: str | None) -> Page[Item]:
         return Page([Item("same")], cursor, f"c{len(cursor or '')}x")
 
-    pager: AsyncPager[Item] = AsyncPager(stuck, {}, operation="things.index", prefetch=0)
+    pager: AsyncPager[Item] = AsyncPager(FakeSource(stuck), ListArgs(), operation="things.index", prefetch=0)
     with pytest.raises(PaginationError, match="same page twice"):
         await pager.to_list()
 
 
 async def test_errors_from_a_prefetched_page_reach_the_caller() -> None:
-    async def failing(query: Mapping[str, Any], cursor: str | None) -> Page[Item]:
+    async def failing(args: ListArgs, cursor: str | None) -> Page[Item]:
         if cursor:
             raise RuntimeError("page 2 failed")
         return Page([Item("a")], cursor, "next")
 
-    pager: AsyncPager[Item] = AsyncPager(failing, {}, operation="things.index")
+    pager: AsyncPager[Item] = AsyncPager(FakeSource(failing), ListArgs(), operation="things.index")
     with pytest.raises(RuntimeError, match="page 2 failed"):
         await pager.to_list()
 

@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import itertools
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +18,13 @@ import pytest
 
 from kanbert_async import KanbertClient
 from kanbert_async._core.capabilities import Capabilities, FilterField
-from kanbert_async._core.pagination import AsyncPager, Page, PartitionRange
-from kanbert_async.filters import And, Condition
+from kanbert_async._core.list_args import ListArgs
+from kanbert_async._core.page import Page
+from kanbert_async._core.pager import AsyncPager
+from kanbert_async._core.scan import PartitionRange
+from kanbert_async.filters import And, Condition, F
 from kanbert_async.sandbox import Sandbox
+from tests.pagination.source import FakeSource, Fetch
 
 
 async def _ids_unpartitioned(kb: KanbertClient) -> list[str]:
@@ -158,20 +161,24 @@ def _matches(record: Record, node: Any) -> bool:
     return value is not None and (value >= bound if node.op == "gte" else value < bound)
 
 
+def _pager(fetch: Fetch[Record]) -> AsyncPager[Record]:
+    return AsyncPager(FakeSource(fetch), ListArgs(), operation="records.index", capabilities=CAPS)
+
+
 class Listing:
     """Cursor pages over records, honouring filter trees and sort=[due] (ties by id)."""
 
     def __init__(self, records: list[Record]) -> None:
         self.records = records
 
-    async def fetch(self, query: Mapping[str, Any], cursor: str | None) -> Page[Record]:
+    async def fetch(self, args: ListArgs, cursor: str | None) -> Page[Record]:
         await asyncio.sleep(0)
-        rows = [r for r in self.records if _matches(r, query.get("filter"))]
-        sort = query.get("sort") or []
+        rows = [r for r in self.records if _matches(r, args.filter)]
+        sort = list(args.sort or [])
         descending = bool(sort) and sort[0].startswith("-")
         rows.sort(key=lambda r: (r.due or dt.date.min, r.id), reverse=descending)
         start = int(cursor or 0)
-        size = int(query.get("page[size]") or 7)
+        size = args.page_size or 7
         end = start + size
         return Page(rows[start:end], cursor, str(end) if end < len(rows) else None)
 
@@ -187,7 +194,9 @@ async def test_records_with_a_null_partition_field_get_their_own_partition(null_
         for n in range(200)
     ]
     listing = Listing(records)
-    pager: AsyncPager[Record] = AsyncPager(listing.fetch, {}, operation="records.index", capabilities=CAPS)
+    pager: AsyncPager[Record] = AsyncPager(
+        FakeSource(listing.fetch), ListArgs(), operation="records.index", capabilities=CAPS
+    )
     scan = pager.partitioned(by="due", parts=5)
     got = [r.id async for r in scan]
     assert sorted(got) == sorted(r.id for r in records)
@@ -201,9 +210,9 @@ async def test_a_record_moving_between_partitions_mid_scan_is_delivered_once() -
     original = listing.fetch
     moved = False
 
-    async def fetch(query: Mapping[str, Any], cursor: str | None) -> Page[Record]:
+    async def fetch(args: ListArgs, cursor: str | None) -> Page[Record]:
         nonlocal moved
-        page = await original(query, cursor)
+        page = await original(args, cursor)
         if page.items and not moved:
             # The first record seen changes its date to the far end: a later partition sees it again.
             moved = True
@@ -211,7 +220,9 @@ async def test_a_record_moving_between_partitions_mid_scan_is_delivered_once() -
             record.due = dt.date(2024, 2, 28)
         return page
 
-    pager: AsyncPager[Record] = AsyncPager(fetch, {}, operation="records.index", capabilities=CAPS)
+    pager: AsyncPager[Record] = AsyncPager(
+        FakeSource(fetch), ListArgs(), operation="records.index", capabilities=CAPS
+    )
     scan = pager.partitioned(by="due", parts=4, split=False)
     got = [r.id async for r in scan]
     assert len(got) == len(set(got)) == 120
@@ -222,12 +233,16 @@ async def test_explicit_ranges_resume_cursors_and_skips_walk_only_what_is_left()
     records = [Record(f"r{n}", dt.date(2024, 1, 1) + dt.timedelta(days=n % 30)) for n in range(90)]
     listing = Listing(records)
     ranges = [PartitionRange(None, dt.date(2024, 1, 16)), PartitionRange(dt.date(2024, 1, 16), None)]
-    first: AsyncPager[Record] = AsyncPager(listing.fetch, {}, operation="records.index", capabilities=CAPS)
+    first: AsyncPager[Record] = AsyncPager(
+        FakeSource(listing.fetch), ListArgs(), operation="records.index", capabilities=CAPS
+    )
     pages = [p async for p in first.partitioned(by="due", ranges=ranges, split=False).pages()]
     assert {p.partition for p in pages} == {0, 1}
     # resume partition 1 from its second page's cursor, skip partition 0 as done
     second_of_1 = [p for p in pages if p.partition == 1][1]
-    again: AsyncPager[Record] = AsyncPager(listing.fetch, {}, operation="records.index", capabilities=CAPS)
+    again: AsyncPager[Record] = AsyncPager(
+        FakeSource(listing.fetch), ListArgs(), operation="records.index", capabilities=CAPS
+    )
     resumed = [
         r.id
         async for r in again.partitioned(
@@ -236,6 +251,37 @@ async def test_explicit_ranges_resume_cursors_and_skips_walk_only_what_is_left()
     ]
     later_pages = [p for p in pages if p.partition == 1][1:]
     assert later_pages and resumed == [r.id for p in later_pages for r in p.items]
+
+
+async def test_each_partition_narrows_the_callers_arguments_and_keeps_the_rest() -> None:
+    records = [Record(f"r{n}", dt.date(2024, 1, 1) + dt.timedelta(days=n % 30)) for n in range(60)]
+    source = FakeSource(Listing(records).fetch)
+    mine = F("due").is_not_null()
+    args = ListArgs(sort=["-due"], include=["lines"], filter=mine, page_size=9, extras={"mode": "x"})
+    pager = AsyncPager(source, args, operation="records.index", capabilities=CAPS)
+    ranges = [PartitionRange(None, dt.date(2024, 1, 16)), PartitionRange(dt.date(2024, 1, 16), None)]
+    assert len([r async for r in pager.partitioned(by="due", ranges=ranges, split=False)]) == 60
+    first, *partitions = source.prepared
+    assert first == args  # the pager's own listing, prepared when it was made
+    cut = dt.date(2024, 1, 16)
+    assert sorted(partitions, key=repr) == sorted(
+        [
+            ListArgs(("due",), ["lines"], mine & (F("due") < cut), page_size=9, extras={"mode": "x"}),
+            ListArgs(("due",), ["lines"], mine & (F("due") >= cut), page_size=9, extras={"mode": "x"}),
+        ],
+        key=repr,
+    )
+
+
+async def test_probes_ask_for_one_record_without_includes() -> None:
+    records = [Record(f"r{n}", dt.date(2024, 1, 1) + dt.timedelta(days=n)) for n in range(20)]
+    source = FakeSource(Listing(records).fetch)
+    pager = AsyncPager(source, ListArgs(include=["lines"]), operation="records.index", capabilities=CAPS)
+    await pager.partitioned(by="due", parts=2).plan()
+    probes = source.prepared[1:]
+    assert sorted(p.sort for p in probes if p.sort) == [("-due",), ("due",)]
+    assert all(p.page_size == 1 and p.include is None for p in probes)
+    assert all(p.filter == F("due").is_not_null() for p in probes)
 
 
 async def test_a_scan_under_the_servers_rate_limit_meets_no_429_at_all() -> None:

@@ -19,8 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from kanbert_async import Computed, InvalidRequestError, KanbertClient
+from kanbert_async import Computed, F, InvalidRequestError, KanbertClient
 from kanbert_async._core.encoding import build_path, encode_form_fields, flatten_query
+from kanbert_async._core.list_args import ListArgs
+from kanbert_async._core.operation import Operation
+from kanbert_async._generated.models import OutgoingInvoiceData, OutgoingInvoiceDataCursorPaginatedCollection
 from tests.transport.loopback import LoopbackServer, invoice_json, page_json
 
 # -- query ---------------------------------------------------------------------------------------
@@ -94,6 +97,41 @@ async def test_list_query_reaches_the_server_with_page_size_sort_include_compute
         "computed_fields[items]": "line_items.count()",
     }
     assert second == {**first, "page[cursor]": cursor}
+
+
+async def test_a_list_operation_without_a_filter_table_sends_its_arguments_and_still_checks_aliases(
+    server: LoopbackServer, make_client: Callable[..., KanbertClient]
+) -> None:
+    async def index(request: web.Request) -> web.Response:
+        return web.json_response(page_json([invoice_json("inv_1")]))
+
+    server.route("GET", "/api/v1/things", index)
+    await server.start()
+    kb = make_client(server.base_url)
+    # An operation whose description documents no sorts, includes or filter fields.
+    things: Operation[OutgoingInvoiceData] = Operation(
+        id="things.index", method="GET", path="/things", response=OutgoingInvoiceDataCursorPaginatedCollection
+    )
+    args = ListArgs(
+        sort=["-anything"],
+        filter=F("whatever") == 1,
+        computed_fields={"n": Computed.count("tasks")},
+        page_size=3,
+        extras={"mode": "all"},
+    )
+
+    assert [item.id async for item in kb.paginate(things, args=args)] == ["inv_1"]
+    assert server.hits[0].query == {
+        "computed_fields[n]": "tasks.count()",
+        "sort": "-anything",
+        "filter": '[{"field":"whatever","op":"eq","value":1}]',
+        "page[size]": "3",
+        "mode": "all",
+    }
+    # Nothing is known about the operation's relations, but an alias is a name whatever it holds.
+    with pytest.raises(InvalidRequestError, match="alias is a plain name"):
+        kb.paginate(things, args=ListArgs(computed_fields={"no spaces": Computed.count("tasks")}))
+    assert len(server.hits) == 1
 
 
 # -- path parameters -----------------------------------------------------------------------------

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal, TypeAlias
 
+from kanbert_async._core.list_args import ListArgs
 from kanbert_async._core.operation import Operation, RequestOptions
-from kanbert_async._core.pagination import AsyncPager
+from kanbert_async._core.pager import AsyncPager
 from kanbert_async._core.resource import Resource
 from kanbert_async.filters import Computed, Filter, SortKey
 
@@ -104,13 +105,13 @@ class OutgoingInvoiceMasters(Resource):
         """
         return self._api.paginate(
             _LIST,
-            query={
-                "sort": sort,
-                "include": include,
-                "page[size]": page_size,
-                "filter": filter,
-                "computed_fields": computed_fields,
-            },
+            args=ListArgs(
+                sort=sort,
+                include=include,
+                page_size=page_size,
+                filter=filter,
+                computed_fields=computed_fields,
+            ),
             start_cursor=start_cursor,
             max_items=max_items,
             max_pages=max_pages,

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
+from kanbert_async._core.list_args import ListArgs
 from kanbert_async._core.operation import FileInput, Operation, Recovery, RequestOptions
-from kanbert_async._core.pagination import AsyncPager
+from kanbert_async._core.pager import AsyncPager
 from kanbert_async._core.resource import Resource
 from kanbert_async._core.transport import BinaryResponse
 from kanbert_async.filters import Computed, Filter, SortKey
@@ -174,13 +175,13 @@ class OutgoingInvoices(Resource):
         """
         return self._api.paginate(
             _LIST,
-            query={
-                "sort": sort,
-                "include": include,
-                "page[size]": page_size,
-                "filter": filter,
-                "computed_fields": computed_fields,
-            },
+            args=ListArgs(
+                sort=sort,
+                include=include,
+                page_size=page_size,
+                filter=filter,
+                computed_fields=computed_fields,
+            ),
             start_cursor=start_cursor,
             max_items=max_items,
             max_pages=max_pages,
@@ -258,13 +259,9 @@ class OutgoingInvoices(Resource):
         return self._api.paginate(
             _LIST_LINE_ITEMS,
             path={"id": id},
-            query={
-                "find_by": find_by,
-                "origin": origin,
-                "sort": sort,
-                "page[size]": page_size,
-                "filter": filter,
-            },
+            args=ListArgs(
+                sort=sort, page_size=page_size, filter=filter, extras={"find_by": find_by, "origin": origin}
+            ),
             start_cursor=start_cursor,
             max_items=max_items,
             max_pages=max_pages,
