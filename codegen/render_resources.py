@@ -255,7 +255,7 @@ def render_resource(resource: str, ops: list[Op]) -> str:
         "from kanbert_async._core.operation import FileInput, Operation, Recovery, RequestOptions\n",
         "from kanbert_async._core.pager import AsyncPager\n",
         "from kanbert_async._core.resource import Resource\n",
-        "from kanbert_async._core.transport import BinaryResponse\n",
+        "from kanbert_async._core.download import BinaryResponse\n",
         "from kanbert_async.filters import Computed, Filter, SortKey\n\n",
         "from ..capabilities import CAPABILITIES\n",
     ]

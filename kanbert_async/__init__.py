@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ._client import DEFAULT_BASE_URL, KanbertClient
 from ._core.auth import BearerToken, OAuth2, TokenPair, build_authorize_url, exchange_code, generate_pkce_pair
+from ._core.download import BinaryResponse
 from ._core.errors import (
     APIConnectionError,
     APIStatusError,
@@ -37,7 +38,7 @@ from ._core.pager import AsyncPager
 from ._core.ratelimit import RateLimitInfo
 from ._core.retry import RetryPolicy
 from ._core.scan import PartitionedScan
-from ._core.transport import BinaryResponse, Stats, Timeout
+from ._core.transport import Stats, Timeout
 from ._version import __version__
 from .filters import Computed, F, desc
 

@@ -14,6 +14,7 @@ import aiohttp
 from ._core.auth import Auth, BearerToken
 from ._core.capabilities import Capabilities
 from ._core.decode import decode_response
+from ._core.download import BinaryResponse
 from ._core.encoding import flatten_query, is_unset
 from ._core.errors import InvalidRequestError
 from ._core.fanout import FanOut
@@ -24,7 +25,6 @@ from ._core.pager import AsyncPager
 from ._core.ratelimit import RateLimiter, RateLimitInfo
 from ._core.retry import RetryPolicy
 from ._core.transport import (
-    BinaryResponse,
     Response,
     Stats,
     Timeout,
@@ -179,7 +179,7 @@ class KanbertClient(ResourcesMixin):
             self._url(operation, path, query, args),
             body=body,
             options=options,
-            recover=self._recovery(operation, body),
+            find_existing=self._recovery(operation, body),
         )
         result: T = decode_response(operation, response.body)
         return result

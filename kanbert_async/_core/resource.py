@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
+from .download import BinaryResponse
 from .list_args import ListArgs
 from .operation import Operation, RequestOptions
 from .pager import AsyncPager
-from .transport import BinaryResponse
 
 __all__ = ["OperationRunner", "Resource"]
 

@@ -150,7 +150,9 @@ async def test_save_that_keeps_breaking_off_leaves_no_file_and_keeps_an_existing
     target = tmp_path / "invoice.pdf"
     target.write_bytes(b"the previous version")
 
-    with pytest.raises(APIConnectionError, match=r"outgoingInvoices.pdf: .*broke off.*4 times"):
+    with pytest.raises(
+        APIConnectionError, match=r"outgoingInvoices.pdf: .*broke off.*4 attempts.*Nothing was written"
+    ):
         await kb.outgoing_invoices.download_pdf("inv_1").save(target)
 
     assert target.read_bytes() == b"the previous version"

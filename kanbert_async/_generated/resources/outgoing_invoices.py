@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
+from kanbert_async._core.download import BinaryResponse
 from kanbert_async._core.list_args import ListArgs
 from kanbert_async._core.operation import FileInput, Operation, Recovery, RequestOptions
 from kanbert_async._core.pager import AsyncPager
 from kanbert_async._core.resource import Resource
-from kanbert_async._core.transport import BinaryResponse
 from kanbert_async.filters import Computed, Filter, SortKey
 
 from ..capabilities import CAPABILITIES
