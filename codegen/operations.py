@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codegen.capabilities import parse_operation
-from codegen.naming import method_name, safe_identifier, split_operation_id
+from codegen.naming import method_name, safe_identifier, snake, split_operation_id
 from codegen.spec import Spec, SpecError, iter_operations, ref_name, resolve
 from kanbert_async._core.capabilities import Capabilities
 
@@ -67,8 +67,8 @@ class Op:
 
     @property
     def const_name(self) -> str:
-        """The module constant holding this operation's description."""
-        return f"_{self.name.upper()}"
+        """The constant of ``_generated/operations.py`` holding this operation's description."""
+        return snake(self.operation_id).upper()
 
 
 def _success_response(spec: Spec, operation: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:

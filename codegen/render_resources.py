@@ -257,19 +257,15 @@ def render_resource(resource: str, ops: list[Op]) -> str:
         "from kanbert_async._core.resource import Resource\n",
         "from kanbert_async._core.download import BinaryResponse\n",
         "from kanbert_async.filters import Computed, Filter, SortKey\n\n",
-        "from ..capabilities import CAPABILITIES\n",
     ]
     if models:
         parts.append(f"from ..models import {', '.join(models)}\n")
-    parts.append("\n")
+    parts.append(f"from ..operations import {', '.join(sorted(op.const_name for op in ops))}\n\n")
     exported = [class_name]
     for op in ops:
         for alias in _type_aliases(op):
             parts.append(alias + "\n")
             exported.append(alias.split(":")[0])
-    parts.append("\n")
-    for op in _ordered(ops):
-        parts.append(_operation_constant(op) + "\n\n")
     parts.append(f"\n__all__ = {sorted(exported)!r}\n\n\n")
     parts.append(f"class {class_name}(Resource):\n")
     parts.append(f'    """{tag}: ``{", ".join(op.name for op in ops)}``."""\n\n')

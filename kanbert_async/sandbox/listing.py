@@ -16,8 +16,8 @@ from typing import Any
 
 from kanbert_async._core.capabilities import COMPUTED_PREFIX, Capabilities
 from kanbert_async._core.filters.tree import FilterError
-from kanbert_async._generated.capabilities import CAPABILITIES
 from kanbert_async._generated.models import UserData
+from kanbert_async._generated.operations import OPERATIONS
 
 from .collation import Context
 from .computed import ComputedField, parse_computed
@@ -66,7 +66,12 @@ class _Target:
     """Shared by the targets: the capability table and extra (hidden) fields like a user's external id."""
 
     def __init__(self, operation: str, store: Store) -> None:
-        self._caps = CAPABILITIES[operation]
+        # What the description's prose says the operation filters, sorts and includes: the one
+        # part of the description only codegen reads (the generated operations table has it).
+        caps = OPERATIONS[operation].capabilities
+        if caps is None:
+            raise RuntimeError(f"the generated operations table has no filter table for {operation}")
+        self._caps = caps
         self._store = store
 
     @property

@@ -15,8 +15,6 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from kanbert_async._core.capabilities import Capabilities
-from kanbert_async._generated.capabilities import CAPABILITIES
 from kanbert_async._generated.models import (
     ClientData,
     CompanyData,
@@ -244,10 +242,6 @@ class Store:
         """An invoice's line items in document order."""
         record = self._invoices[invoice_id]
         return [li.model for li in self.line_items(record)]
-
-    def capabilities(self, operation: str) -> Capabilities:
-        """The capability table of a list operation (what it sorts, includes and filters)."""
-        return CAPABILITIES[operation]
 
     # -- PDFs -----------------------------------------------------------------------------------
 
