@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -33,7 +34,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote, urlencode
 
-import anyio
 import msgspec
 
 from .errors import AuthenticationError
@@ -317,7 +317,7 @@ class OAuth2:
         self._refresh_token = _secret(refresh_token)
         self._on_token = on_token
         self._clock = clock
-        self._lock = anyio.Lock()
+        self._lock = asyncio.Lock()
         # Lets tasks that queued behind a failed refresh share its error instead of each retrying.
         self._attempts = 0
         self._last_error: Exception | None = None
@@ -405,15 +405,20 @@ class OAuth2:
     async def _refresh_once(self, http: TokenEndpoint, attempts_seen: int) -> None:
         # Called with the lock held. If a refresh failed while this task queued, that failure is
         # this task's answer too: N waiters behind a refused refresh token make one request, not N.
+        # ``_attempts`` counts finished attempts: a task that arrives while one is in flight (an
+        # uncontended asyncio.Lock is taken without yielding) saw the count before it ended.
         if self._attempts != attempts_seen and self._last_error is not None:
             raise self._last_error
-        self._attempts += 1
+        error: Exception | None = None
         try:
             await self._refresh(http)
         except Exception as exc:
-            self._last_error = exc
+            error = exc
             raise
-        self._last_error = None
+        finally:
+            # A cancelled attempt leaves no error to share: the next task tries for itself.
+            self._last_error = error
+            self._attempts += 1
 
     async def _refresh(self, http: TokenEndpoint) -> None:
         refresh = self._refresh_token

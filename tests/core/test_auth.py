@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -9,7 +10,6 @@ from base64 import urlsafe_b64encode
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
-import anyio
 import pytest
 
 from kanbert_async._core.auth import (
@@ -51,7 +51,7 @@ class FakeTokenEndpoint:
 
     async def post_form(self, url: str, data: Mapping[str, str]) -> tuple[int, bytes]:
         self.calls.append((url, dict(data)))
-        await anyio.sleep(self.delay)
+        await asyncio.sleep(self.delay)
         if self.body is not None:
             return self.status, self.body
         payload = {
@@ -244,9 +244,9 @@ async def test_fifty_concurrent_authorize_calls_on_an_expired_token_refresh_once
     async def call() -> None:
         headers.append(await auth.authorize(http))
 
-    async with anyio.create_task_group() as tg:
+    async with asyncio.TaskGroup() as tg:
         for _ in range(50):
-            tg.start_soon(call)
+            tg.create_task(call())
     assert len(http.calls) == 1
     assert headers == [f"Bearer {NEW_ACCESS}-1"] * 50
 
@@ -262,9 +262,9 @@ async def test_fifty_concurrent_401s_with_the_same_token_refresh_once() -> None:
     async def got_401() -> None:
         answers.append(await auth.on_unauthorized(http, sent))
 
-    async with anyio.create_task_group() as tg:
+    async with asyncio.TaskGroup() as tg:
         for _ in range(50):
-            tg.start_soon(got_401)
+            tg.create_task(got_401())
     assert len(http.calls) == 1
     assert answers == [True] * 50
     assert await auth.authorize(http) == f"Bearer {NEW_ACCESS}-1"
@@ -308,7 +308,7 @@ async def test_async_on_token_is_awaited() -> None:
     saved: list[str] = []
 
     async def save(pair: TokenPair) -> None:
-        await anyio.lowlevel.checkpoint()
+        await asyncio.sleep(0)
         saved.append(pair.access_token.get())
 
     await expired_oauth(on_token=save).authorize(FakeTokenEndpoint())
@@ -360,9 +360,9 @@ async def test_concurrent_callers_behind_a_failed_refresh_share_its_error() -> N
         except AuthenticationError as exc:
             errors.append(exc)
 
-    async with anyio.create_task_group() as tg:
+    async with asyncio.TaskGroup() as tg:
         for _ in range(50):
-            tg.start_soon(call)
+            tg.create_task(call())
     assert len(http.calls) == 1
     assert len(errors) == 50
 
