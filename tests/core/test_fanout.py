@@ -84,3 +84,40 @@ async def test_the_source_is_read_only_as_fast_as_results_are_taken(kb: KanbertC
     async for _ in kb.map(work, source(), concurrency=3):
         break
     assert pulled <= 4
+
+
+def _other_tasks() -> set[asyncio.Task[object]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()}
+
+
+async def test_breaking_out_cancels_the_calls_still_running_and_leaves_no_task(kb: KanbertClient) -> None:
+    async def work(n: int) -> int:
+        if n:
+            await asyncio.Event().wait()  # never returns on its own
+        return n
+
+    async for result in kb.map(work, range(10), concurrency=4):
+        assert result.value == 0
+        break
+    await asyncio.sleep(0)
+    assert _other_tasks() == set()
+
+
+async def test_cancelling_the_consumer_cancels_the_calls_too(kb: KanbertClient) -> None:
+    started = asyncio.Event()
+
+    async def work(n: int) -> int:
+        started.set()
+        await asyncio.Event().wait()
+        return n
+
+    async def consume() -> None:
+        async for _ in kb.map(work, range(10), concurrency=4):
+            pass
+
+    task = asyncio.create_task(consume())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert _other_tasks() == set()
