@@ -29,7 +29,7 @@ def render_operations_module(ops: list[Op]) -> str:
         "from __future__ import annotations\n\n",
         "from collections.abc import Mapping\n",
         "from typing import Any\n\n",
-        "from kanbert_async._core.operation import Operation, Recovery\n\n",
+        "from kanbert_async._core.operation import DuplicateCheck, Operation\n\n",
         "from .capabilities import CAPABILITIES\n",
     ]
     if models:

@@ -108,10 +108,6 @@ def _operation_constant(op: Op) -> str:
     ]
     if op.response_model and not op.binary:
         fields.append(f"response={op.response_model}")
-    if op.binary:
-        fields.append("binary=True")
-    if op.paginated:
-        fields.append("paginated=True")
     if op.body_kind:
         fields.append(f"body={op.body_kind!r}")
     if op.file_limits:
@@ -120,10 +116,10 @@ def _operation_constant(op: Op) -> str:
         fields.append(f"scopes={tuple(op.scopes)!r}")
     if op.capabilities is not None:
         fields.append(f"capabilities=CAPABILITIES[{op.operation_id!r}]")
-    if op.recovery:
-        r = op.recovery
+    if op.duplicate_check:
+        r = op.duplicate_check
         fields.append(
-            "recovery=Recovery("
+            "duplicate_check=DuplicateCheck("
             f"lookup={r['lookup']}, key_field={r['key_field']!r}, path_param={r['path_param']!r}, "
             f"query={r['query']!r}, scope_fields={r['scope_fields']!r})"
         )
@@ -220,8 +216,8 @@ def _list_argument(param: Param) -> str | None:
 
 
 def _ordered(ops: list[Op]) -> list[Op]:
-    """Operations that others recover through come first, so their constants exist when referenced."""
-    lookups = {op.recovery["lookup"] for op in ops if op.recovery}
+    """Operations that others look records up through come first, so their constants exist when referenced."""
+    lookups = {op.duplicate_check["lookup"] for op in ops if op.duplicate_check}
     return sorted(ops, key=lambda op: op.const_name not in lookups)
 
 
@@ -252,7 +248,7 @@ def render_resource(resource: str, ops: list[Op]) -> str:
         "from __future__ import annotations\n\n",
         _TYPING_IMPORTS,
         "from kanbert_async._core.list_args import ListArgs\n",
-        "from kanbert_async._core.operation import FileInput, Operation, Recovery, RequestOptions\n",
+        "from kanbert_async._core.operation import FileInput, RequestOptions\n",
         "from kanbert_async._core.pager import AsyncPager\n",
         "from kanbert_async._core.resource import Resource\n",
         "from kanbert_async._core.download import BinaryResponse\n",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
@@ -15,7 +14,8 @@ from ._core.auth import Auth, BearerToken
 from ._core.capabilities import Capabilities
 from ._core.decode import decode_response
 from ._core.download import BinaryResponse
-from ._core.encoding import flatten_query, is_unset
+from ._core.duplicates import duplicate_check_for
+from ._core.encoding import flatten_query
 from ._core.errors import InvalidRequestError
 from ._core.fanout import FanOut
 from ._core.list_args import ListArgs
@@ -25,12 +25,10 @@ from ._core.pager import AsyncPager
 from ._core.ratelimit import RateLimiter, RateLimitInfo
 from ._core.retry import RetryPolicy
 from ._core.transport import (
-    Response,
     Stats,
     Timeout,
     Transport,
     check_base_url,
-    recover_by_lookup,
 )
 from ._generated.resources import ResourcesMixin
 from ._version import __version__
@@ -179,24 +177,10 @@ class KanbertClient(ResourcesMixin):
             self._url(operation, path, query, args),
             body=body,
             options=options,
-            find_existing=self._recovery(operation, body),
+            find_existing=duplicate_check_for(self._transport, operation, body),
         )
         result: T = decode_response(operation, response.body)
         return result
-
-    def _recovery(
-        self, operation: Operation[Any], body: Mapping[str, Any] | None
-    ) -> Callable[[], Awaitable[Response | None]] | None:
-        recovery = operation.recovery
-        if recovery is None or body is None or is_unset(body.get(recovery.key_field)):
-            return None
-        path = {recovery.path_param: body[recovery.key_field]}
-        query = dict(recovery.query)
-        for body_field, param in recovery.scope_fields.items():
-            if not is_unset(body.get(body_field)):
-                query[param] = body[body_field]
-        url = self._transport.url_for(recovery.lookup, path, flatten_query(query))
-        return functools.partial(recover_by_lookup, self._transport, recovery.lookup, url)
 
     def paginate(
         self,

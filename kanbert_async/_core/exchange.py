@@ -123,8 +123,8 @@ def failure_error(request: Request, outcome: Outcome, server_wait: float | None)
     if failure is not Failure.CONNECT and operation.method not in IDEMPOTENT_METHODS:
         # Not resent: the server may have acted on it, and a second send could do it twice.
         hint = "The server may or may not have acted on it; check before sending it again"
-        if operation.recovery is not None:
-            hint += f" (pass {operation.recovery.key_field} and the SDK checks for you)"
+        if operation.duplicate_check is not None:
+            hint += f" (pass {operation.duplicate_check.key_field} and the SDK checks for you)"
         hint += "."
     else:
         hint = "Check the network and KANBERT_BASE_URL, or raise timeout/max_retries."

@@ -14,7 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from .capabilities import Capabilities
 
-__all__ = ["FileInput", "Operation", "Recovery", "RequestOptions"]
+__all__ = ["DuplicateCheck", "FileInput", "Operation", "RequestOptions"]
 
 T = TypeVar("T")
 
@@ -23,7 +23,7 @@ FileInput = bytes | str | PathLike[str] | AsyncIterable[bytes]
 
 
 @dataclass(frozen=True, slots=True)
-class Recovery:
+class DuplicateCheck:
     """How to tell, after an ambiguous failure, whether a create already happened.
 
     The create's body carries a caller-chosen unique key (``key_field``); ``lookup`` finds a record
@@ -49,21 +49,15 @@ class Operation(Generic[T]):
     #: Decode target of a JSON response (the page type for paginated lists); None for binary.
     #: ``T`` is what the caller gets: the model, or for paginated lists the item type.
     response: type[Any] | None = None
-    binary: bool = False
-    paginated: bool = False
     body: Literal["json", "multipart"] | None = None
     #: Multipart file fields and the largest size the API accepts for each, in bytes.
     file_limits: Mapping[str, int] = field(default_factory=dict)
     scopes: tuple[str, ...] = ()
     capabilities: Capabilities | None = None
-    recovery: Recovery | None = None
+    #: For a create whose body carries a unique key: how to check it did not happen already.
+    duplicate_check: DuplicateCheck | None = None
     cursor_param: str = "page[cursor]"
     page_size_param: str = "page[size]"
-
-    @property
-    def idempotent(self) -> bool:
-        """Whether sending the request twice has the effect of sending it once (RFC 9110)."""
-        return self.method in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,10 +38,8 @@ from .auth import Auth
 from .encoding import build_path, query_string
 from .errors import (
     APIConnectionError,
-    APIStatusError,
     InvalidRequestError,
     KanbertError,
-    NotFoundError,
     RateLimitError,
 )
 from .exchange import BodyReader, Outcome, Request, Response, failure_error
@@ -50,7 +48,7 @@ from .operation import Operation, RequestOptions
 from .ratelimit import RateLimiter, Ticket
 from .retry import Failure, RetryPolicy, decide_retry, parse_retry_after
 
-__all__ = ["Response", "Stats", "Timeout", "Transport", "check_base_url", "recover_by_lookup"]
+__all__ = ["Response", "Stats", "Timeout", "Transport", "check_base_url"]
 
 logger = logging.getLogger("kanbert_async")
 
@@ -73,7 +71,8 @@ class Stats:
     retries: int = 0
     rate_limited: int = 0
     refreshes: int = 0
-    recovered_creates: int = 0
+    #: Creates whose outcome was unknown, found to have happened (returned, not sent again).
+    duplicates_avoided: int = 0
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
@@ -309,7 +308,7 @@ class Transport:
             # Provably not created: sending it again cannot make a duplicate.
             outcome.resend_safe = True
             return outcome
-        self.stats.recovered_creates += 1
+        self.stats.duplicates_avoided += 1
         logger.warning(
             "%s: the create's outcome was unknown (%s); it had happened, so the existing "
             "record is returned instead of creating a duplicate",
@@ -462,24 +461,3 @@ async def _error_body(response: aiohttp.ClientResponse) -> bytes:
         return await response.read()
     except (aiohttp.ClientError, TimeoutError):
         return b""
-
-
-async def recover_by_lookup(transport: Transport, lookup: Operation[Any], url: str) -> Response | None:
-    """Look a record up after an ambiguous create: its response if it exists, None on 404."""
-    try:
-        return await transport.send(lookup, url)
-    except NotFoundError:
-        return None
-    except APIStatusError as exc:
-        raise KanbertError(
-            f"{lookup.id}: could not check whether an interrupted create took effect ({exc}). "
-            "Look the record up by its external_id before creating it again."
-        ) from exc
-    except APIConnectionError as exc:
-        # Still a connection error (callers catch it as one), but about the create, not the lookup.
-        raise APIConnectionError(
-            f"{lookup.id}: could not check whether an interrupted create took effect ({exc}) "
-            "Look the record up by its external_id before creating it again.",
-            method=exc.method,
-            url=exc.url,
-        ) from exc

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kanbert_async._core.operation import Operation, Recovery
+from kanbert_async._core.operation import DuplicateCheck, Operation
 
 from .capabilities import CAPABILITIES
 from .models import (
@@ -42,7 +42,6 @@ OUTGOING_INVOICES_INDEX: Operation[OutgoingInvoiceData] = Operation(
     method="GET",
     path="/outgoing-invoices",
     response=OutgoingInvoiceDataCursorPaginatedCollection,
-    paginated=True,
     scopes=("outgoing-invoice:read",),
     capabilities=CAPABILITIES["outgoingInvoices.index"],
 )
@@ -52,7 +51,6 @@ OUTGOING_INVOICE_MASTERS_INDEX: Operation[OutgoingInvoiceMasterData] = Operation
     method="GET",
     path="/outgoing-invoices/master",
     response=OutgoingInvoiceMasterDataCursorPaginatedCollection,
-    paginated=True,
     scopes=("outgoing-invoice:read",),
     capabilities=CAPABILITIES["outgoingInvoiceMasters.index"],
 )
@@ -70,7 +68,6 @@ OUTGOING_INVOICES_LINE_ITEMS: Operation[OutgoingInvoiceLineItemData] = Operation
     method="GET",
     path="/outgoing-invoices/{id}/line-items",
     response=OutgoingInvoiceLineItemDataCursorPaginatedCollection,
-    paginated=True,
     scopes=("outgoing-invoice:read",),
     capabilities=CAPABILITIES["outgoingInvoices.lineItems"],
 )
@@ -83,7 +80,7 @@ OUTGOING_INVOICES_CREATE_EXTERNAL: Operation[OutgoingInvoiceData] = Operation(
     body="multipart",
     file_limits={"file": 15728640},
     scopes=("outgoing-invoice:upload",),
-    recovery=Recovery(
+    duplicate_check=DuplicateCheck(
         lookup=OUTGOING_INVOICES_SHOW,
         key_field="external_id",
         path_param="id",
@@ -96,7 +93,6 @@ OUTGOING_INVOICES_PDF: Operation[bytes] = Operation(
     id="outgoingInvoices.pdf",
     method="GET",
     path="/outgoing-invoices/{id}/pdf",
-    binary=True,
     scopes=("outgoing-invoice:read",),
 )
 

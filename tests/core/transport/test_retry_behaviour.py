@@ -23,7 +23,7 @@ from kanbert_async import (
     RetryPolicy,
     Timeout,
 )
-from tests.transport.loopback import (
+from tests.core.transport.loopback import (
     LoopbackServer,
     drop_connection,
     free_port,

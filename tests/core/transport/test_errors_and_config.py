@@ -31,7 +31,7 @@ from kanbert_async import (
     RetryPolicy,
     UnprocessableEntityError,
 )
-from tests.transport.loopback import invoice_json, page_json
+from tests.core.transport.loopback import invoice_json, page_json
 
 BASE = "https://api.kanbert.com/api/v1"
 SHOW = re.compile(r"^https://api\.kanbert\.com/api/v1/outgoing-invoices/[^/?]+(\?.*)?$")

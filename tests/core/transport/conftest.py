@@ -13,7 +13,7 @@ import pytest
 from yarl import URL
 
 from kanbert_async import KanbertClient, RetryPolicy
-from tests.transport.loopback import TOKEN, LoopbackServer
+from tests.core.transport.loopback import TOKEN, LoopbackServer
 
 
 @pytest.fixture

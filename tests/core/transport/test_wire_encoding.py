@@ -24,7 +24,7 @@ from kanbert_async._core.encoding import build_path, encode_form_fields, flatten
 from kanbert_async._core.list_args import ListArgs
 from kanbert_async._core.operation import Operation
 from kanbert_async._generated.models import OutgoingInvoiceData, OutgoingInvoiceDataCursorPaginatedCollection
-from tests.transport.loopback import LoopbackServer, invoice_json, page_json
+from tests.core.transport.loopback import LoopbackServer, invoice_json, page_json
 
 # -- query ---------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from kanbert_async import APIConnectionError, KanbertClient, RetryPolicy
 from kanbert_async._core.ratelimit import RateLimiter, Ticket
-from tests.transport.loopback import LoopbackServer, invoice_json
+from tests.core.transport.loopback import LoopbackServer, invoice_json
 
 SHOW = "/api/v1/outgoing-invoices/{id}"
 

@@ -11,7 +11,12 @@ import pytest
 from aiohttp import web
 
 from kanbert_async import APIConnectionError, InternalServerError, KanbertClient, KanbertError
-from tests.transport.loopback import LoopbackServer, drop_connection, invoice_fields_for_create, invoice_json
+from tests.core.transport.loopback import (
+    LoopbackServer,
+    drop_connection,
+    invoice_fields_for_create,
+    invoice_json,
+)
 
 PDF = b"%PDF-1.7 tiny"
 
@@ -83,7 +88,7 @@ async def test_a_create_whose_response_is_lost_returns_the_record_it_made_instea
     assert list(store.records) == [("shop", "X")]
     assert store.lookups == [{"id": "X", "find_by": "external_id", "origin": "shop"}]
     assert server.count("POST") == 1
-    assert kb.stats.recovered_creates == 1
+    assert kb.stats.duplicates_avoided == 1
     assert any("instead of creating a duplicate" in r.getMessage() for r in caplog.records)
 
 
@@ -149,7 +154,7 @@ async def test_when_the_lookup_finds_nothing_the_create_is_safely_sent_again(
     assert list(store.records) == [("my-integration", "X")]
     assert server.count("POST") == 2
     assert len(store.lookups) == 1
-    assert kb.stats.recovered_creates == 0
+    assert kb.stats.duplicates_avoided == 0
 
 
 async def test_without_an_external_id_a_lost_response_is_an_error_and_nothing_is_resent(

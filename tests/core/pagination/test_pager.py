@@ -12,7 +12,7 @@ from kanbert_async import PaginationError
 from kanbert_async._core.list_args import ListArgs
 from kanbert_async._core.page import Page
 from kanbert_async._core.pager import AsyncPager
-from tests.pagination.source import FakeSource
+from tests.core.pagination.source import FakeSource
 
 
 @dataclass

@@ -24,7 +24,7 @@ from kanbert_async._core.pager import AsyncPager
 from kanbert_async._core.scan import PartitionRange
 from kanbert_async.filters import And, Condition, F
 from kanbert_async.sandbox import Sandbox
-from tests.pagination.source import FakeSource, Fetch
+from tests.core.pagination.source import FakeSource, Fetch
 
 
 async def _ids_unpartitioned(kb: KanbertClient) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from kanbert_async import AuthenticationError, KanbertClient, OAuth2, TokenPair
-from tests.transport.loopback import LoopbackServer, invoice_json
+from tests.core.transport.loopback import LoopbackServer, invoice_json
 
 CALLS = 50
 

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import BodyPartReader, web
 
 from kanbert_async import InvalidRequestError, KanbertClient
-from tests.transport.loopback import HIT, LoopbackServer, invoice_json
+from tests.core.transport.loopback import HIT, LoopbackServer, invoice_json
 
 LIMIT = 15 * 2**20
 PDF = b"%PDF-1.7\n" + b"\x00\x01\xfe\xff" * 4096 + b"\n%%EOF"

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from kanbert_async import KanbertClient, OAuth2, RequestOptions, RetryPolicy, TokenPair
-from tests.transport.loopback import (
+from tests.core.transport.loopback import (
     LoopbackServer,
     drop_connection,
     free_port,

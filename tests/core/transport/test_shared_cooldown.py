@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from kanbert_async import KanbertClient, RateLimitError
-from tests.transport.loopback import LoopbackServer, invoice_json
+from tests.core.transport.loopback import LoopbackServer, invoice_json
 
 SHOW = "/api/v1/outgoing-invoices/{id}"
 # Laravel's throttle headers on every answer: a generous limit, so pacing after the 429 is quick.

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from kanbert_async import APIConnectionError, KanbertClient, NotFoundError, RequestOptions
-from tests.transport.loopback import LoopbackServer
+from tests.core.transport.loopback import LoopbackServer
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 1024 + b"\n%%EOF"  # 256 KiB and a bit
 PDF_ROUTE = "/api/v1/outgoing-invoices/{id}/pdf"
