@@ -16,24 +16,31 @@ import sys
 import tempfile
 from pathlib import Path
 
-from codegen.models import generate_models
-from codegen.operations import read_operations
-from codegen.render_operations import render_operations_module
-from codegen.render_resources import (
-    HEADER,
-    group_by_resource,
-    render_capabilities_module,
-    render_resource,
-    render_resources_init,
-)
-from codegen.rules import apply_rules
+from codegen.skeleton import ensure_skeleton
 from codegen.spec import OVERLAY_PATH, ROOT, SPEC_PATH, SpecError, load_spec
 
 OUTPUT = ROOT / "kanbert_async" / "_generated"
 
 
 def render(spec_path: Path, overlay_path: Path | None) -> tuple[dict[str, str], list[str]]:
-    """Every generated file (relative path → text) and the warnings met on the way."""
+    """Every generated file (relative path → text) and the warnings met on the way.
+
+    Needs ``kanbert_async`` importable (codegen renders its capability classes): see :func:`main`.
+    """
+    # Imported here, not at the top: they import kanbert_async, which imports its generated code,
+    # and main() first makes sure there is some (ensure_skeleton).
+    from codegen.models import generate_models
+    from codegen.operations import read_operations
+    from codegen.render_operations import render_operations_module
+    from codegen.render_resources import (
+        HEADER,
+        group_by_resource,
+        render_capabilities_module,
+        render_resource,
+        render_resources_init,
+    )
+    from codegen.rules import apply_rules
+
     described = load_spec(spec_path, overlay_path)
     spec = apply_rules(described)
     models_code = generate_models(spec, HEADER)
@@ -93,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overlay", type=Path, default=OVERLAY_PATH)
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
+    # On a tree without generated code kanbert_async cannot be imported; an empty skeleton lets
+    # codegen import it (and is replaced below). Written only when missing, and only here.
+    ensure_skeleton(OUTPUT)
     try:
         files, warnings = render(args.spec, args.overlay)
     except SpecError as exc:
