@@ -24,12 +24,8 @@ from ._core.operation import Operation, RequestOptions
 from ._core.pager import AsyncPager
 from ._core.ratelimit import RateLimiter, RateLimitInfo
 from ._core.retry import RetryPolicy
-from ._core.transport import (
-    Stats,
-    Timeout,
-    Transport,
-    check_base_url,
-)
+from ._core.settings import Timeout, check_base_url
+from ._core.transport import Stats, Transport
 from ._generated.resources import ResourcesMixin
 from ._version import __version__
 

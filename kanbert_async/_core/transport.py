@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -38,7 +36,6 @@ from .auth import Auth
 from .encoding import build_path, query_string
 from .errors import (
     APIConnectionError,
-    InvalidRequestError,
     KanbertError,
     RateLimitError,
 )
@@ -47,20 +44,13 @@ from .multipart import form_data, spool_files
 from .operation import Operation, RequestOptions
 from .ratelimit import RateLimiter, Ticket
 from .retry import Failure, RetryPolicy, decide_retry, parse_retry_after
+from .settings import Timeout
 
-__all__ = ["Response", "Stats", "Timeout", "Transport", "check_base_url"]
+__all__ = ["Response", "Stats", "Transport"]
 
 logger = logging.getLogger("kanbert_async")
 
 _UNLIMITED = 2**31
-
-
-@dataclass(frozen=True, slots=True)
-class Timeout:
-    """Seconds allowed to connect, and for a whole attempt (connect, send, and read the body)."""
-
-    total: float | None = 60.0
-    connect: float | None = 10.0
 
 
 @dataclass(slots=True)
@@ -73,30 +63,6 @@ class Stats:
     refreshes: int = 0
     #: Creates whose outcome was unknown, found to have happened (returned, not sent again).
     duplicates_avoided: int = 0
-
-
-def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
-    """Refuse plain ``http://`` to anything but loopback (a token would cross the network in clear)."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidRequestError(
-            f"base_url {base_url!r} is not an http(s) URL, e.g. https://api.kanbert.com/api/v1"
-        )
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
-        raise InvalidRequestError(
-            f"base_url {base_url!r} uses plain http to a non-loopback host, which would send the token "
-            "unencrypted. Use https, or pass allow_insecure_http=True if you really mean it."
-        )
-    return base_url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Transport:

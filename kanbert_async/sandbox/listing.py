@@ -21,9 +21,9 @@ from kanbert_async._generated.operations import OPERATIONS
 
 from .collation import Context
 from .computed import ComputedField, parse_computed
-from .data import LineItemRecord
 from .paging import CursorCodec, RowKey, SortKey, SortOrder, paginate, parse_sort
 from .query import Getter, compile_filter, read_filter, split_archived
+from .records import LineItemRecord
 from .store import AnyRecord, Store
 
 __all__ = [

@@ -28,8 +28,10 @@ from kanbert_async._generated.models import (
 )
 
 from .config import SandboxConfig
-from .data import Dataset, DocumentRecord, LineItemRecord, Plan, generate, new_id
+from .data import Dataset, generate
 from .pdf import render_pdf
+from .records import DocumentRecord, LineItemRecord, Plan
+from .vocabulary import new_id
 
 __all__ = ["ArchivedMode", "InvoiceRecord", "MasterRecord", "Store"]
 
