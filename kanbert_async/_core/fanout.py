@@ -64,7 +64,7 @@ class FanOut(Generic[T, R]):
             await results.aclose()
 
     def __aiter__(self) -> _Results[T, R]:
-        return _Results(self._fn, self._items, self._concurrency, self._stop_on_error)
+        return _Results(self)
 
 
 async def _run(fn: Callable[[T], Awaitable[R]], item: T) -> MapResult[T, R]:
@@ -78,19 +78,14 @@ class _Results(Generic[T, R]):
     """The results of a :class:`FanOut` as they complete (a class, not an async generator, so that
     dropping it on ``break`` cancels the calls still running at once, as the pagers do)."""
 
-    def __init__(
-        self,
-        fn: Callable[[T], Awaitable[R]],
-        items: Iterable[T] | AsyncIterable[T],
-        concurrency: int,
-        stop_on_error: bool,
-    ) -> None:
-        self._fn = fn
+    def __init__(self, fanout: FanOut[T, R]) -> None:
+        items = fanout._items
+        self._fn = fanout._fn
         self._source: Iterator[T] | AsyncIterator[T] = (
             aiter(items) if isinstance(items, AsyncIterable) else iter(items)
         )
-        self._concurrency = concurrency
-        self._stop_on_error = stop_on_error
+        self._concurrency = fanout._concurrency
+        self._stop_on_error = fanout._stop_on_error
         # The tasks get the function and their item, not `self`: a task referring back to this
         # iterator would keep it alive, and __del__ could never cancel them on `break`.
         self._running: set[asyncio.Task[MapResult[T, R]]] = set()

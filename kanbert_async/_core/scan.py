@@ -161,7 +161,7 @@ class PartitionedScan(Generic[T]):
 
     @staticmethod
     def _partition_field(capabilities: Capabilities, by: str, operation: str) -> FilterField:
-        # Walkers sort by the field (see _query_for), so it must be sortable as well as rangeable.
+        # Walkers sort by the field (see _args_for), so it must be sortable as well as rangeable.
         candidates = {f.name: f for f in capabilities.partition_fields() if f.name in capabilities.sorts}
         if by not in candidates:
             allowed = ", ".join(sorted(candidates)) or "none"
