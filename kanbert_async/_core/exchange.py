@@ -97,6 +97,13 @@ class Outcome:
         return status is not None and status >= 500
 
 
+_WHAT_FAILED = {
+    Failure.TIMEOUT: "timed out",
+    Failure.CONNECTION_LOST: "lost the connection before the response arrived",
+    Failure.BODY_BROKE_OFF: "broke off mid-body",
+}
+
+
 def failure_error(request: Request, outcome: Outcome, server_wait: float | None) -> KanbertError:
     """The exception for a call whose last attempt failed and will not be retried."""
     operation = request.operation
@@ -114,11 +121,7 @@ def failure_error(request: Request, outcome: Outcome, server_wait: float | None)
         )
     error, failure = outcome.error, outcome.failure
     detail = f"{type(error).__name__}: {error}" if error is not None and str(error) else type(error).__name__
-    what = {
-        Failure.TIMEOUT: "timed out",
-        Failure.CONNECTION_LOST: "lost the connection before the response arrived",
-        Failure.BODY_BROKE_OFF: "broke off mid-body",
-    }.get(failure, "could not reach the server")  # type: ignore[arg-type]
+    what = _WHAT_FAILED.get(failure, "could not reach the server") if failure else "failed"
     tries = f"{request.retries + 1} attempts" if request.retries else "1 attempt"
     if failure is not Failure.CONNECT and operation.method not in IDEMPOTENT_METHODS:
         # Not resent: the server may have acted on it, and a second send could do it twice.
