@@ -30,7 +30,7 @@ BENCHMARKS = {
     "export": "export",
     "cold_start": "cold_start",
 }
-PACKAGES = ("kanbert-async", "msgspec", "aiohttp", "anyio", "pydantic", "pydantic-core", "httpx",
+PACKAGES = ("kanbert-async", "msgspec", "aiohttp", "pydantic", "pydantic-core", "httpx",
             "datamodel-code-generator")  # fmt: skip
 MARKDOWN = ROOT / "BENCHMARKS.md"
 RESULTS = BENCH_DIR / ".results"

@@ -18,9 +18,9 @@ from typing import Any
 
 import msgspec
 
-from kanbert_async._client import decode_response
+from kanbert_async._core.decode import decode_response
 from kanbert_async._generated.models import OutgoingInvoiceDataCursorPaginatedCollection
-from kanbert_async._generated.resources.outgoing_invoices import _LIST
+from kanbert_async._generated.operations import OUTGOING_INVOICES_INDEX as _LIST
 
 from . import pydantic_models
 from .common import Result, SandboxProcess, interleave, profile, timed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import json
 import re
 import shutil
 import subprocess
@@ -15,24 +16,33 @@ import sys
 import tempfile
 from pathlib import Path
 
-from codegen.models import generate_models
-from codegen.operations import read_operations
-from codegen.render_resources import (
-    HEADER,
-    group_by_resource,
-    render_capabilities_module,
-    render_resource,
-    render_resources_init,
-)
-from codegen.rules import apply_rules
+from codegen.skeleton import ensure_skeleton
 from codegen.spec import OVERLAY_PATH, ROOT, SPEC_PATH, SpecError, load_spec
 
 OUTPUT = ROOT / "kanbert_async" / "_generated"
 
 
 def render(spec_path: Path, overlay_path: Path | None) -> tuple[dict[str, str], list[str]]:
-    """Every generated file (relative path → text) and the warnings met on the way."""
-    spec = apply_rules(load_spec(spec_path, overlay_path))
+    """Every generated file (relative path → text) and the warnings met on the way.
+
+    Needs ``kanbert_async`` importable (codegen renders its capability classes): see :func:`main`.
+    """
+    # Imported here, not at the top: they import kanbert_async, which imports its generated code,
+    # and main() first makes sure there is some (ensure_skeleton).
+    from codegen.models import generate_models
+    from codegen.operations import read_operations
+    from codegen.render_operations import render_operations_module
+    from codegen.render_resources import (
+        HEADER,
+        group_by_resource,
+        render_capabilities_module,
+        render_resource,
+        render_resources_init,
+    )
+    from codegen.rules import apply_rules
+
+    described = load_spec(spec_path, overlay_path)
+    spec = apply_rules(described)
     models_code = generate_models(spec, HEADER)
     models = set(re.findall(r"^class (\w+)\(", models_code, flags=re.MULTILINE))
     ops = read_operations(spec, models)
@@ -41,6 +51,10 @@ def render(spec_path: Path, overlay_path: Path | None) -> tuple[dict[str, str], 
         "__init__.py": HEADER + '"""Code generated from openapi/: models, capabilities and resources."""\n',
         "models.py": models_code,
         "capabilities.py": render_capabilities_module(ops),
+        "operations.py": render_operations_module(ops),
+        # The description itself (with the overlay's corrections, before codegen reads anything
+        # into it), for the sandbox to validate requests by: a misreading here cannot agree with it.
+        "description.json": json.dumps(described, indent=1, ensure_ascii=False) + "\n",
         "resources/__init__.py": render_resources_init(grouped),
     }
     for resource, resource_ops in grouped.items():
@@ -58,9 +72,19 @@ def _format(directory: Path) -> None:
     subprocess.run([*ruff, "format", "--quiet", *common, str(directory)], check=True)
 
 
+def _files(directory: Path) -> set[Path]:
+    if not directory.exists():
+        return set()
+    return {
+        p.relative_to(directory)
+        for p in directory.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".json")
+    }
+
+
 def _stale(fresh: Path, current: Path) -> list[str]:
-    fresh_files = {p.relative_to(fresh) for p in fresh.rglob("*.py")}
-    current_files = {p.relative_to(current) for p in current.rglob("*.py")} if current.exists() else set()
+    fresh_files = _files(fresh)
+    current_files = _files(current)
     stale = [str(p) for p in sorted(fresh_files ^ current_files)]
     stale += [
         str(p) for p in sorted(fresh_files & current_files) if not filecmp.cmp(fresh / p, current / p, False)
@@ -76,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overlay", type=Path, default=OVERLAY_PATH)
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
+    # On a tree without generated code kanbert_async cannot be imported; an empty skeleton lets
+    # codegen import it (and is replaced below). Written only when missing, and only here.
+    ensure_skeleton(OUTPUT)
     try:
         files, warnings = render(args.spec, args.overlay)
     except SpecError as exc:

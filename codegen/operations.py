@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codegen.capabilities import parse_operation
-from codegen.naming import method_name, safe_identifier, split_operation_id
+from codegen.naming import method_name, safe_identifier, snake, split_operation_id
 from codegen.spec import Spec, SpecError, iter_operations, ref_name, resolve
 from kanbert_async._core.capabilities import Capabilities
 
@@ -61,14 +61,14 @@ class Op:
     paginated: bool = False
     scopes: list[str] = field(default_factory=list)
     capabilities: Capabilities | None = None
-    lookup_key: str | None = None  # set on a create op that a lookup op can recover
-    recovery: dict[str, Any] | None = None
+    #: A create's duplicate check: the lookup operation that finds a record by the create's key.
+    duplicate_check: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
     def const_name(self) -> str:
-        """The module constant holding this operation's description."""
-        return f"_{self.name.upper()}"
+        """The constant of ``_generated/operations.py`` holding this operation's description."""
+        return snake(self.operation_id).upper()
 
 
 def _success_response(spec: Spec, operation: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
@@ -262,7 +262,7 @@ def read_operations(spec: Spec, models: set[str]) -> list[Op]:
         op.params.extend(body_params)
         _check_unique_names(op)
         ops.append(op)
-    _link_recoveries(spec, ops)
+    _link_duplicate_checks(spec, ops)
     _check_unique_methods(ops)
     return ops
 
@@ -287,9 +287,9 @@ def _check_unique_methods(ops: list[Op]) -> None:
         seen[key] = op.operation_id
 
 
-def _link_recoveries(spec: Spec, ops: list[Op]) -> None:
-    """Codegen rule: a create whose body carries ``external_id`` can be recovered through the same
-    resource's lookup that accepts ``find_by=external_id`` and returns the same model."""
+def _link_duplicate_checks(spec: Spec, ops: list[Op]) -> None:
+    """Codegen rule: a create whose body carries ``external_id`` can be checked for having happened
+    through the same resource's lookup that accepts ``find_by=external_id`` and returns the same model."""
     for create in ops:
         body_names = {p.api_name for p in create.params if p.location == "body"}
         if create.http_method != "POST" or "external_id" not in body_names:
@@ -310,7 +310,7 @@ def _link_recoveries(spec: Spec, ops: list[Op]) -> None:
                     if "external_origin" in body_names and "origin" in query
                     else {}
                 )
-                create.recovery = {
+                create.duplicate_check = {
                     "lookup": lookup.const_name,
                     "key_field": "external_id",
                     "path_param": path_params[0].api_name,

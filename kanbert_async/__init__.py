@@ -12,7 +12,8 @@ Example::
 from __future__ import annotations
 
 from ._client import DEFAULT_BASE_URL, KanbertClient
-from ._core.auth import BearerToken, OAuth2, TokenPair, build_authorize_url, exchange_code, generate_pkce_pair
+from ._core.auth import BearerToken
+from ._core.download import BinaryResponse
 from ._core.errors import (
     APIConnectionError,
     APIStatusError,
@@ -31,11 +32,16 @@ from ._core.errors import (
     UnprocessableEntityError,
 )
 from ._core.fanout import FanOut, MapResult
+from ._core.oauth import OAuth2, TokenPair
+from ._core.oauth_flow import build_authorize_url, exchange_code, generate_pkce_pair
 from ._core.operation import RequestOptions
-from ._core.pagination import AsyncPager, Page, PartitionedScan
+from ._core.page import Page
+from ._core.pager import AsyncPager
 from ._core.ratelimit import RateLimitInfo
 from ._core.retry import RetryPolicy
-from ._core.transport import BinaryResponse, Stats, Timeout
+from ._core.scan import PartitionedScan
+from ._core.settings import Timeout
+from ._core.transport import Stats
 from ._version import __version__
 from .filters import Computed, F, desc
 

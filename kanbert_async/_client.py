@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Annotated, Any, TypeVar, get_args, get_origin
+from typing import Any, TypeVar
 
 import aiohttp
-import msgspec
 
 from ._core.auth import Auth, BearerToken
-from ._core.encoding import flatten_query, is_unset
-from ._core.errors import InvalidRequestError, ResponseDecodeError
+from ._core.capabilities import Capabilities
+from ._core.decode import decode_response
+from ._core.download import BinaryResponse
+from ._core.duplicates import duplicate_check_for
+from ._core.encoding import flatten_query
+from ._core.errors import InvalidRequestError
 from ._core.fanout import FanOut
+from ._core.list_args import ListArgs
+from ._core.list_source import ListSource
 from ._core.operation import Operation, RequestOptions
-from ._core.pagination import AsyncPager, Page
+from ._core.pager import AsyncPager
 from ._core.ratelimit import RateLimiter, RateLimitInfo
 from ._core.retry import RetryPolicy
-from ._core.transport import (
-    BinaryResponse,
-    Response,
-    Stats,
-    Timeout,
-    Transport,
-    check_base_url,
-    recover_by_lookup,
-)
+from ._core.settings import Timeout, check_base_url
+from ._core.transport import Stats, Transport
 from ._generated.resources import ResourcesMixin
 from ._version import __version__
-from .filters import Computed, encode_filter, prepare_list_params
 
 __all__ = ["DEFAULT_BASE_URL", "KanbertClient"]
 
@@ -41,72 +37,6 @@ DEFAULT_TIMEOUT = Timeout()
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-_LIST_ARGUMENTS = ("sort", "include", "filter", "computed_fields")
-
-
-_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
-
-
-def _decoder(model: type[Any]) -> msgspec.json.Decoder[Any]:
-    """One decoder per response type, built on first use (building one costs far more than decoding)."""
-    decoder = _decoders.get(model)
-    if decoder is None:
-        decoder = _decoders[model] = msgspec.json.Decoder(model)
-    return decoder
-
-
-_raw_pages: dict[type[Any], tuple[type[Any], type[Any]]] = {}
-
-
-def _raw_page_type(operation: Operation[Any]) -> tuple[type[Any], type[Any]]:
-    """For a page wrapper ``{data: list[Item], meta: Meta}``: a twin whose ``data`` holds raw JSON
-    spans (``msgspec.Raw``), and the item type to decode each span into."""
-    wrapper = operation.response
-    assert wrapper is not None
-    cached = _raw_pages.get(wrapper)
-    if cached is None:
-        hints = {f.name: f.type for f in msgspec.structs.fields(wrapper)}
-        data_type = hints["data"]
-        if get_origin(data_type) is Annotated:  # Annotated[list[Item], Meta(...)]
-            data_type = get_args(data_type)[0]
-        (item_type,) = get_args(data_type)
-        raw_page = msgspec.defstruct(
-            f"Raw{wrapper.__name__}", [("data", list[msgspec.Raw]), ("meta", hints["meta"])]
-        )
-        cached = _raw_pages[wrapper] = (raw_page, item_type)
-    return cached
-
-
-def _decode_error(
-    operation: Operation[Any], model: type[Any], exc: msgspec.ValidationError, prefix: str = ""
-) -> ResponseDecodeError:
-    text = str(exc)
-    path = text.rsplit(" - at `", 1)[1].rstrip("`") if " - at `" in text else None
-    if prefix:
-        path = prefix + (path or "$")[1:]
-        text = f"{text} (in {prefix})"
-    return ResponseDecodeError(
-        f"{operation.id}: the response does not match {model.__name__}: {text}. "
-        "The API may have changed incompatibly; upgrade kanbert-async or report this with the body.",
-        operation=operation.id,
-        path=path,
-    )
-
-
-def decode_response(operation: Operation[Any], body: bytes, model: type[Any] | None = None) -> Any:
-    """Decode a response body into the operation's model in one pass, naming the operation on failure."""
-    model = model or operation.response
-    assert model is not None
-    try:
-        return _decoder(model).decode(body)
-    except msgspec.ValidationError as exc:
-        raise _decode_error(operation, model, exc) from None
-    except msgspec.DecodeError as exc:
-        raise ResponseDecodeError(
-            f"{operation.id}: the response is not valid JSON ({exc}). Is the base URL a Kanbert API?",
-            operation=operation.id,
-        ) from None
 
 
 class KanbertClient(ResourcesMixin):
@@ -211,22 +141,17 @@ class KanbertClient(ResourcesMixin):
     def _runner(self) -> KanbertClient:
         return self
 
-    def _query(self, operation: Operation[Any], query: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-        query = dict(query or {})
-        special = {name: query.pop(name) for name in _LIST_ARGUMENTS if name in query}
-        if operation.capabilities is not None:
-            encoded: dict[str, Any] = prepare_list_params(operation.capabilities, **special)
-        else:
-            encoded = {
-                "sort": special.get("sort"),
-                "include": special.get("include"),
-                "filter": encode_filter(special.get("filter")),
-            }
-            for alias, value in (special.get("computed_fields") or {}).items():
-                encoded[f"computed_fields[{alias}]"] = (
-                    value.expression() if isinstance(value, Computed) else value
-                )
-        return flatten_query({**encoded, **query})
+    def _url(
+        self,
+        operation: Operation[Any],
+        path: Mapping[str, Any] | None,
+        query: Mapping[str, Any] | None,
+        args: ListArgs | None,
+    ) -> str:
+        if args is None:
+            return self._transport.url_for(operation, path, flatten_query(query or {}))
+        caps = operation.capabilities or Capabilities.undocumented(operation.id)
+        return self._transport.url_for(operation, path, args.encode(caps, operation.page_size_param))
 
     async def call(
         self,
@@ -234,94 +159,47 @@ class KanbertClient(ResourcesMixin):
         *,
         path: Mapping[str, Any] | None = None,
         query: Mapping[str, Any] | None = None,
+        args: ListArgs | None = None,
         body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> T:
-        """Run ``operation`` and decode its JSON response (used by generated resources)."""
-        recover = self._recovery(operation, body)
+        """Run ``operation`` and decode its JSON response (used by generated resources).
+
+        Query parameters come as ``query`` or, for an operation with list parameters (sort,
+        include, filter, computed fields), as ``args``.
+        """
         response = await self._transport.send(
             operation,
-            path=path,
-            query=self._query(operation, query),
+            self._url(operation, path, query, args),
             body=body,
             options=options,
-            recover=recover,
+            find_existing=duplicate_check_for(self._transport, operation, body),
         )
         result: T = decode_response(operation, response.body)
         return result
-
-    def _recovery(
-        self, operation: Operation[Any], body: Mapping[str, Any] | None
-    ) -> Callable[[], Awaitable[Response | None]] | None:
-        recovery = operation.recovery
-        if recovery is None or body is None or is_unset(body.get(recovery.key_field)):
-            return None
-        path = {recovery.path_param: body[recovery.key_field]}
-        query = dict(recovery.query)
-        for body_field, param in recovery.scope_fields.items():
-            if not is_unset(body.get(body_field)):
-                query[param] = body[body_field]
-        pairs = flatten_query(query)
-        return functools.partial(recover_by_lookup, self._transport, recovery.lookup, path, pairs)
 
     def paginate(
         self,
         operation: Operation[T],
         *,
         path: Mapping[str, Any] | None = None,
-        query: Mapping[str, Any] | None = None,
+        args: ListArgs | None = None,
         start_cursor: str | None = None,
         max_items: int | None = None,
         max_pages: int | None = None,
         prefetch: int = 1,
         options: RequestOptions | None = None,
     ) -> AsyncPager[T]:
-        """A pager over a list operation (used by generated resources)."""
-
-        async def send(page_query: Mapping[str, Any], cursor: str | None) -> bytes:
-            pairs = self._query(operation, page_query)
-            if cursor is not None:
-                pairs.append((operation.cursor_param, cursor))
-            return (await self._transport.send(operation, path=path, query=pairs, options=options)).body
-
-        # The last body is let go only when the next one has arrived. Freed just before the next
-        # read, a page-sized block at the top of glibc's heap is trimmed and faulted back in for
-        # every page: ~150 extra page faults and a fifth more CPU per page (BENCHMARKS.md, bench 2).
-        # Holding one body per listing costs less than its decoded page.
-        last_body = b""
-
-        async def fetch(page_query: Mapping[str, Any], cursor: str | None) -> Page[T]:
-            nonlocal last_body
-            body = await send(page_query, cursor)
-            decoded = decode_response(operation, body)
-            last_body = body
-            return Page(decoded.data, cursor, decoded.meta.next_cursor, decoded.meta)
-
-        async def fetch_raw(page_query: Mapping[str, Any], cursor: str | None) -> Page[T]:
-            raw_page, item_type = _raw_page_type(operation)
-            body = await send(page_query, cursor)
-            decoded = decode_response(operation, body, raw_page)
-            item_decoder = _decoder(item_type)
-            items = []
-            for index, raw in enumerate(decoded.data):
-                try:
-                    items.append(item_decoder.decode(raw))
-                except msgspec.ValidationError as exc:
-                    raise _decode_error(operation, item_type, exc, prefix=f"$.data[{index}]") from None
-            return Page(items, cursor, decoded.meta.next_cursor, decoded.meta, raw=list(decoded.data))
-
-        # Check the arguments now, so a typo fails at the call, not at the first iteration.
-        self._query(operation, query)
+        """A pager over a list operation (used by generated resources); ``args`` are checked now."""
         return AsyncPager(
-            fetch,
-            query or {},
+            ListSource(self._transport, operation, path, options),
+            args or ListArgs(),
             operation=operation.id,
             capabilities=operation.capabilities,
             start_cursor=start_cursor,
             max_items=max_items,
             max_pages=max_pages,
             prefetch=prefetch,
-            fetch_raw=fetch_raw,
         )
 
     def download(
@@ -330,10 +208,11 @@ class KanbertClient(ResourcesMixin):
         *,
         path: Mapping[str, Any] | None = None,
         query: Mapping[str, Any] | None = None,
+        args: ListArgs | None = None,
         options: RequestOptions | None = None,
     ) -> BinaryResponse:
         """A binary response to read, stream or save (used by generated resources)."""
-        return BinaryResponse(self._transport, operation, path, self._query(operation, query), options)
+        return BinaryResponse(self._transport, operation, self._url(operation, path, query, args), options)
 
     # -- fan-out -------------------------------------------------------------------------------
     def map(

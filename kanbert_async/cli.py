@@ -34,7 +34,7 @@ from ._core.errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from ._core.filter_syntax import FilterError
+from ._core.filters.tree import FilterError
 from ._core.ratelimit import parse_rate
 from ._version import __version__
 
@@ -389,7 +389,7 @@ def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
 
 def _check_export_args(args: argparse.Namespace) -> None:
     """Option combinations argparse cannot check, and what the client would refuse in its own words."""
-    from ._core.transport import check_base_url
+    from ._core.settings import check_base_url
 
     if args.since and args.until and args.since > args.until:
         raise _UsageError(f"--since {args.since} is after --until {args.until}: no date is in that range")

@@ -16,14 +16,20 @@ import difflib
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
-from kanbert_async._core.errors import InvalidRequestError
+from .errors import InvalidRequestError
+from .filters.operators import (
+    COMPUTED_OPERATORS,
+    OPERATOR_ALIASES,
+    RELATION_OPERATORS,
+    SCALAR_OPERATORS,
+    canonical_operator,
+)
+from .filters.tree import And, Condition, Count, Filter, Or
 
-if TYPE_CHECKING:
-    from kanbert_async.filters import Condition, Filter
-
+# The operator vocabulary is re-exported: codegen reads filter tables in these terms.
 __all__ = [
     "COMPUTED_PREFIX",
     "FIELD_TYPES",
@@ -45,35 +51,10 @@ FIELD_TYPES = frozenset(
     }
 )  # fmt: skip
 
-#: Spellings the API treats as the same operator, mapped to the one the SDK emits.
-OPERATOR_ALIASES: Mapping[str, str] = MappingProxyType(
-    {"neq": "ne", "le": "lte", "ge": "gte", "notin": "nin", "notnull": "isnotnull"}
-)
-
-#: Canonical operators on plain (non-relation) fields.
-SCALAR_OPERATORS = frozenset(
-    {
-        "eq", "ne", "lt", "lte", "gt", "gte", "in", "nin",
-        "contains", "like", "startswith", "endswith", "isnull", "isnotnull",
-    }
-)  # fmt: skip
-
-#: Operators on relation fields; each takes a nested filter over the relation's sub-fields.
-RELATION_OPERATORS = frozenset({"any", "all", "none", "count"})
-
 #: Sorts and filters reference a computed field declared in the same call as ``computed_fields.<alias>``.
 COMPUTED_PREFIX = "computed_fields."
 
-# A computed field is a number (count/sum/avg/min/max), so it takes the numeric operators.
-_COMPUTED_OPERATORS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "isnull", "isnotnull"})
-
 _PARTITION_TYPE_RANK = {"datetime": 0, "date": 1, "currency": 2}
-
-
-def canonical_operator(op: str) -> str:
-    """The canonical spelling of an operator: ``canonical_operator("neq") == "ne"``."""
-    low = op.strip().lower()
-    return OPERATOR_ALIASES.get(low, low)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +149,12 @@ class Capabilities:
         if any(a.name > b.name for a, b in itertools.pairwise(rels)):
             object.__setattr__(self, "computed_relations", tuple(sorted(rels, key=lambda r: r.name)))
         object.__setattr__(self, "filter_fields", MappingProxyType({f.name: f for f in fields}))
+
+    @staticmethod
+    def undocumented(operation: str) -> Capabilities:
+        """For an operation that documents none of its list parameters: each is passed through as
+        given (only what needs no table is checked, such as computed-field aliases)."""
+        return _undocumented(operation)
 
     # -- sort / include -------------------------------------------------------------------------
 
@@ -288,10 +275,6 @@ class Capabilities:
     def _check_node(
         self, node: Filter, fields: Mapping[str, FilterField], computed: frozenset[str], where: str
     ) -> None:
-        # Imported here: the node classes live in the public ``filters`` module, which itself
-        # depends on this one.
-        from kanbert_async.filters import And, Condition, Or
-
         if isinstance(node, And | Or):
             for child in node.nodes:
                 self._check_node(child, fields, computed, where)
@@ -303,15 +286,13 @@ class Capabilities:
     def _check_condition(
         self, cond: Condition, fields: Mapping[str, FilterField], computed: frozenset[str], where: str
     ) -> None:
-        from kanbert_async.filters import And, Condition, Count, Or
-
         op = canonical_operator(cond.op)
         if not where and cond.field.startswith(COMPUTED_PREFIX):
             self._check_declared(cond.field[len(COMPUTED_PREFIX) :], computed, "the filter")
-            if op not in _COMPUTED_OPERATORS:
+            if op not in COMPUTED_OPERATORS:
                 raise self._error(
                     f"operator '{cond.op}' is not allowed on computed field '{cond.field}'",
-                    sorted(_COMPUTED_OPERATORS),
+                    sorted(COMPUTED_OPERATORS),
                     "Allowed",
                 )
             return
@@ -351,6 +332,11 @@ class Capabilities:
             if isinstance(nested, And | Or | Condition):
                 context = f" in relation '{cond.field}'{where}"
                 self._check_node(nested, spec.sub_field_map(), frozenset(), context)
+
+
+@cache
+def _undocumented(operation: str) -> Capabilities:
+    return Capabilities(operation, unchecked=frozenset({"sort", "include", "filter", "computed_fields"}))
 
 
 def _split(values: str | Iterable[str], what: str) -> list[str]:

@@ -6,13 +6,20 @@ import datetime as dt
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import msgspec
 
 from .errors import InvalidRequestError
 
-__all__ = ["build_path", "encode_form_fields", "encode_query_value", "flatten_query", "is_unset"]
+__all__ = [
+    "build_path",
+    "encode_form_fields",
+    "encode_query_value",
+    "flatten_query",
+    "is_unset",
+    "query_string",
+]
 
 
 def is_unset(value: Any) -> bool:
@@ -70,6 +77,14 @@ def flatten_query(query: Mapping[str, Any]) -> list[tuple[str, str]]:
         else:
             pairs.append((name, encode_query_value(value)))
     return pairs
+
+
+def query_string(pairs: Sequence[tuple[str, str]]) -> str:
+    """``page[size]=10&sort=-title``: brackets, commas and colons kept readable, the rest percent-encoded.
+
+    A cursor is opaque: ``+``, ``/`` and ``=`` in it are encoded, so they arrive as themselves.
+    """
+    return urlencode(pairs, safe="[],:")
 
 
 def _form_scalar(value: Any) -> str:

@@ -1,7 +1,7 @@
-"""The one narrow interface between generated endpoint stubs and the hand-written core.
+"""What generated stubs say about an operation: :class:`Operation`, and the per-call :class:`RequestOptions`.
 
-A generated stub describes its operation once, as an :class:`Operation` constant, and hands the
-caller's arguments to an :class:`OperationRunner` (the client). Everything else — auth, query
+A generated stub describes its operation once, as an :class:`Operation` constant, and hands it
+with the caller's arguments to the client (see :mod:`.resource`). Everything else — auth, query
 encoding, retries, rate limiting, decoding, pagination — happens behind that interface.
 """
 
@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-if TYPE_CHECKING:
-    from .capabilities import Capabilities
-    from .pagination import AsyncPager
-    from .transport import BinaryResponse
+from .capabilities import Capabilities
 
-__all__ = ["FileInput", "Operation", "OperationRunner", "Recovery", "RequestOptions"]
+__all__ = ["DuplicateCheck", "FileInput", "Operation", "RequestOptions"]
 
 T = TypeVar("T")
 
@@ -26,7 +23,7 @@ FileInput = bytes | str | PathLike[str] | AsyncIterable[bytes]
 
 
 @dataclass(frozen=True, slots=True)
-class Recovery:
+class DuplicateCheck:
     """How to tell, after an ambiguous failure, whether a create already happened.
 
     The create's body carries a caller-chosen unique key (``key_field``); ``lookup`` finds a record
@@ -52,20 +49,15 @@ class Operation(Generic[T]):
     #: Decode target of a JSON response (the page type for paginated lists); None for binary.
     #: ``T`` is what the caller gets: the model, or for paginated lists the item type.
     response: type[Any] | None = None
-    binary: bool = False
-    paginated: bool = False
     body: Literal["json", "multipart"] | None = None
     #: Multipart file fields and the largest size the API accepts for each, in bytes.
     file_limits: Mapping[str, int] = field(default_factory=dict)
     scopes: tuple[str, ...] = ()
     capabilities: Capabilities | None = None
-    recovery: Recovery | None = None
+    #: For a create whose body carries a unique key: how to check it did not happen already.
+    duplicate_check: DuplicateCheck | None = None
     cursor_param: str = "page[cursor]"
-
-    @property
-    def idempotent(self) -> bool:
-        """Whether sending the request twice has the effect of sending it once (RFC 9110)."""
-        return self.method in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+    page_size_param: str = "page[size]"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,45 +74,3 @@ class RequestOptions:
     max_retries: int | None = None
     deadline: float | None = None
     headers: Mapping[str, str] | None = None
-
-
-class OperationRunner(Protocol):
-    """What generated resources need from the client: three ways to run an operation."""
-
-    async def call(
-        self,
-        operation: Operation[T],
-        *,
-        path: Mapping[str, Any] | None = None,
-        query: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
-        options: RequestOptions | None = None,
-    ) -> T:
-        """Send the request and decode the JSON response into ``operation.response``."""
-        ...
-
-    def paginate(
-        self,
-        operation: Operation[T],
-        *,
-        path: Mapping[str, Any] | None = None,
-        query: Mapping[str, Any] | None = None,
-        start_cursor: str | None = None,
-        max_items: int | None = None,
-        max_pages: int | None = None,
-        prefetch: int = 1,
-        options: RequestOptions | None = None,
-    ) -> AsyncPager[T]:
-        """A pager over a cursor-paginated list operation."""
-        ...
-
-    def download(
-        self,
-        operation: Operation[Any],
-        *,
-        path: Mapping[str, Any] | None = None,
-        query: Mapping[str, Any] | None = None,
-        options: RequestOptions | None = None,
-    ) -> BinaryResponse:
-        """A binary response, to be streamed, saved or read."""
-        ...

@@ -13,7 +13,7 @@ Example::
     decision = decide_retry(policy, attempt=0, method="GET", status=503, failure=None,
                             headers=response.headers, now=time.time(), started_at=t0)
     if decision.retry:
-        await anyio.sleep(decision.wait)
+        await asyncio.sleep(decision.wait)
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ class Failure(enum.Enum):
     CONNECTION_LOST = "connection lost"
     #: The attempt timed out; the server may or may not have acted on it.
     TIMEOUT = "timeout"
+    #: The response began but its body stopped before the end (the connection dropped midway).
+    BODY_BROKE_OFF = "body broke off mid-stream"
 
 
 class _PolicyChanges(TypedDict, total=False):

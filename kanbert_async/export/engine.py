@@ -42,7 +42,8 @@ import msgspec
 
 from .._client import KanbertClient
 from .._core.errors import InvalidRequestError, KanbertError, first_error
-from .._core.pagination import Page, PartitionRange
+from .._core.page import Page
+from .._core.scan import PartitionRange
 from .._version import __version__
 from ..filter_dsl import parse_filter
 from ..filters import Filter, encode_filter

@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 
 from .._client import KanbertClient
-from .._core.pagination import AsyncPager
-from .._core.transport import BinaryResponse
+from .._core.download import BinaryResponse
+from .._core.pager import AsyncPager
 from .._generated.models import (
     DiscountData,
     ExternalCostData,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .._core.pagination import Page
+from .._core.page import Page
 from .dialects import read_rows
 from .flatten import record_id
 from .parquet import copy_rows_except

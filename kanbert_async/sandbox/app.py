@@ -21,17 +21,19 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from kanbert_async._core.filters.tree import FilterError
+
 from .auth import OAuthError, TokenRegistry
 from .config import SandboxConfig
 from .counters import Counters
+from .description import load_description
 from .faults import BEFORE, Fault, FaultInjector
 from .handlers import HANDLERS
 from .listing import Lister, document_target, line_item_target
-from .nodes import FilterError
 from .paging import CursorCodec, CursorError, SortKey
 from .ratelimit import RateLimit, limit_headers, make_throttle
 from .responses import ApiError, error_body, error_response, json_response
-from .routing import Match, Router, load_operations
+from .routing import Match, Router
 from .state import STATE, SandboxState
 from .store import Store
 
@@ -125,6 +127,7 @@ async def _serve_api(request: web.Request, state: SandboxState, match: Match) ->
                 return failed
         response: web.StreamResponse
         try:
+            op.check_query(request.query)
             response = await HANDLERS[op.id](request, state, match, token)
         except ApiError as exc:
             response = error_response(exc)
@@ -250,10 +253,10 @@ def create_app(config: SandboxConfig | SandboxState | None = None, /, **options:
 def build_state(config: SandboxConfig, store: Store | None = None) -> SandboxState:
     """Everything a sandbox application needs, built from ``config`` (generates the data)."""
     store = store if store is not None else Store(config)
-    operations = load_operations()
+    operations = load_description()
     missing = set(HANDLERS) - set(operations)
     if missing:
-        raise RuntimeError(f"the generated resources lack operations the sandbox serves: {sorted(missing)}")
+        raise RuntimeError(f"the API description lacks operations the sandbox serves: {sorted(missing)}")
     scopes = {s for op in operations.values() for s in op.scopes}
     tokens = TokenRegistry(
         all_scopes=scopes,

@@ -1,8 +1,9 @@
 """The seven operations: read the request, ask the store and the listers, answer with models.
 
-Each handler gets the request, the shared state, the matched route and the caller's token, and
-returns a response or raises :class:`~kanbert_async.sandbox.responses.ApiError` (or a
-``FilterError``/``CursorError``, which the dispatcher answers with 400).
+Each handler gets the request (its query already checked against the description), the shared
+state, the matched route and the caller's token, and returns a response or raises
+:class:`~kanbert_async.sandbox.responses.ApiError` (or a ``FilterError``/``CursorError``, which the
+dispatcher answers with 400).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from kanbert_async._generated.models import (
 )
 
 from .auth import TokenInfo
+from .collation import Context
 from .config import SandboxConfig
 from .listing import ListQuery, ListResult, line_item_rows, parse_include
-from .query import Context
 from .responses import ApiError, json_response
 from .routing import Match
 from .state import SandboxState
@@ -57,11 +58,7 @@ def _page_size(query: MultiMapping[str], config: SandboxConfig) -> int:
     raw = _last(query, "page[size]")
     if raw is None or raw == "":
         return config.default_page_size
-    try:
-        size = int(raw.strip())
-    except ValueError:
-        message = "The page.size field must be an integer."
-        raise ApiError(422, message, {"page.size": [message]}) from None
+    size = int(raw.strip())  # an integer: the description says so, and the dispatcher checked it
     if size < 1:
         message = "The page.size field must be at least 1."
         raise ApiError(422, message, {"page.size": [message]})
@@ -135,17 +132,9 @@ def _context(state: SandboxState, token: TokenInfo) -> Context:
     return Context(me_id=token.user_id, now=state.store.now())
 
 
-def _find_by(query: MultiMapping[str]) -> str:
-    find_by = _last(query, "find_by") or "id"
-    if find_by not in ("id", "external_id"):
-        message = "The selected find by is invalid."
-        raise ApiError(422, message, {"find_by": [message]})
-    return find_by
-
-
 def _find(state: SandboxState, request: web.Request, match: Match, token: TokenInfo) -> AnyRecord:
     key = match.params["id"]
-    find_by = _find_by(request.query)
+    find_by = _last(request.query, "find_by") or "id"  # one of the description's values
     origin = _last(request.query, "origin") or token.origin
     op = match.operation.id
     found: AnyRecord | None
@@ -261,7 +250,7 @@ async def create_external(
     """``POST /outgoing-invoices/external``: validate, store, answer 200 with the invoice."""
     try:
         form = await read_form(request)
-        model, file = build_invoice(form, state.store, token)
+        model, file = build_invoice(form, state.store, token, match.operation.body or {})
     except ValidationFailed as exc:
         raise ApiError(422, exc.message, exc.errors) from None
     except UploadTooLarge:

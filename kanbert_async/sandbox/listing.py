@@ -15,21 +15,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kanbert_async._core.capabilities import COMPUTED_PREFIX, Capabilities
-from kanbert_async._generated.capabilities import CAPABILITIES
+from kanbert_async._core.filters.tree import FilterError
 from kanbert_async._generated.models import UserData
+from kanbert_async._generated.operations import OPERATIONS
 
-from .data import LineItemRecord
-from .nodes import FilterError
+from .collation import Context
+from .computed import ComputedField, parse_computed
 from .paging import CursorCodec, RowKey, SortKey, SortOrder, paginate, parse_sort
-from .query import (
-    ComputedField,
-    Context,
-    Getter,
-    compile_filter,
-    parse_computed,
-    parse_filter,
-    split_archived,
-)
+from .query import Getter, compile_filter, read_filter, split_archived
+from .records import LineItemRecord
 from .store import AnyRecord, Store
 
 __all__ = [
@@ -72,7 +66,12 @@ class _Target:
     """Shared by the targets: the capability table and extra (hidden) fields like a user's external id."""
 
     def __init__(self, operation: str, store: Store) -> None:
-        self._caps = CAPABILITIES[operation]
+        # What the description's prose says the operation filters, sorts and includes: the one
+        # part of the description only codegen reads (the generated operations table has it).
+        caps = OPERATIONS[operation].capabilities
+        if caps is None:
+            raise RuntimeError(f"the generated operations table has no filter table for {operation}")
+        self._caps = caps
         self._store = store
 
     @property
@@ -204,7 +203,7 @@ class Lister:
         computed = {
             alias: parse_computed(alias, text, self.target, context) for alias, text in query.computed.items()
         }
-        node, archived = split_archived(parse_filter(query.filter or ""))
+        node, archived = split_archived(read_filter(query.filter or ""))
         predicate = compile_filter(node, self.target, context, computed) if node is not None else None
         keys = parse_sort(query.sort, caps, computed, self._default)
         order = SortOrder(keys, [self._sort_getter(k.field, computed) for k in keys])

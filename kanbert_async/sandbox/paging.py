@@ -27,9 +27,10 @@ from typing import Any
 import msgspec
 
 from kanbert_async._core.capabilities import COMPUTED_PREFIX, Capabilities
+from kanbert_async._core.filters.tree import FilterError
 
-from .nodes import FilterError
-from .query import ComputedField, fold
+from .collation import fold
+from .computed import ComputedField
 
 __all__ = ["CursorCodec", "CursorError", "Page", "SortKey", "SortOrder", "paginate", "parse_sort"]
 

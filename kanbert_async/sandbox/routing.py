@@ -1,7 +1,7 @@
 """Which operation a request is for, matched on the raw (still percent-encoded) path.
 
-Routes, methods and required scopes come from the generated ``Operation`` constants in
-``kanbert_async._generated.resources``, so the sandbox serves exactly what the SDK calls.
+Routes and methods come from the API description itself (:mod:`.description`), not from the
+client's generated code: a path codegen misread finds no route here.
 
 The path is matched segment by segment *before* decoding, and only the ``{id}`` segment is then
 unquoted: ``/outgoing-invoices/a%2Fb/pdf`` is the PDF of invoice ``a/b``, and ``%2E%2E`` is the
@@ -13,40 +13,25 @@ masters listing, not invoice ``master``.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import unquote
 
-import kanbert_async._generated.resources as resources_package
-from kanbert_async._core.operation import Operation
+from .description import DescribedOperation
 
-__all__ = ["Match", "Router", "load_operations"]
-
-
-def load_operations() -> dict[str, Operation[Any]]:
-    """Every ``Operation`` constant of the generated resource modules, by operation id."""
-    found: dict[str, Operation[Any]] = {}
-    for info in pkgutil.iter_modules(resources_package.__path__):
-        module = importlib.import_module(f"{resources_package.__name__}.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, Operation):
-                found[value.id] = value
-    return found
+__all__ = ["Match", "Router"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Match:
     """A matched route: the operation and its decoded path parameters."""
 
-    operation: Operation[Any]
+    operation: DescribedOperation
     params: Mapping[str, str]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Route:
-    operation: Operation[Any]
+    operation: DescribedOperation
     segments: tuple[str, ...]  # literal segments, or "{name}"
     literals: int
 
@@ -54,7 +39,7 @@ class _Route:
 class Router:
     """Matches ``(method, raw path)`` against the operations' path templates under ``prefix``."""
 
-    def __init__(self, operations: Mapping[str, Operation[Any]], prefix: str = "/api/v1") -> None:
+    def __init__(self, operations: Mapping[str, DescribedOperation], prefix: str = "/api/v1") -> None:
         self.prefix = prefix.rstrip("/")
         self._routes: list[_Route] = []
         for op in operations.values():

@@ -15,8 +15,6 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from kanbert_async._core.capabilities import Capabilities
-from kanbert_async._generated.capabilities import CAPABILITIES
 from kanbert_async._generated.models import (
     ClientData,
     CompanyData,
@@ -30,8 +28,10 @@ from kanbert_async._generated.models import (
 )
 
 from .config import SandboxConfig
-from .data import Dataset, DocumentRecord, LineItemRecord, Plan, generate, new_id
+from .data import Dataset, generate
 from .pdf import render_pdf
+from .records import DocumentRecord, LineItemRecord, Plan
+from .vocabulary import new_id
 
 __all__ = ["ArchivedMode", "InvoiceRecord", "MasterRecord", "Store"]
 
@@ -244,10 +244,6 @@ class Store:
         """An invoice's line items in document order."""
         record = self._invoices[invoice_id]
         return [li.model for li in self.line_items(record)]
-
-    def capabilities(self, operation: str) -> Capabilities:
-        """The capability table of a list operation (what it sorts, includes and filters)."""
-        return CAPABILITIES[operation]
 
     # -- PDFs -----------------------------------------------------------------------------------
 

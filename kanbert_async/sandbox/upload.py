@@ -1,10 +1,12 @@
 """``POST /outgoing-invoices/external``: read the form, validate it like Laravel, build the invoice.
 
-The rules are the reference page's: required fields, ``status`` must be ``booked``, ``currency``
-``EUR``, ``invoice_number`` required when booked and unique, either ``file`` (a PDF of at most
-15 MB) or ``file_url``, ``external_id`` unique within its origin (default: the token's
-integration slug), booleans as ``1/0/true/false``, ``vats[n][vat]``/``vats[n][value]`` numbers.
-Failures are collected per field with Laravel's messages and answered as 422.
+What the description's body schema states is read from it: which fields are required, their
+types, lengths, allowed values and defaults (``status`` must be ``booked``, ``currency`` ``EUR``).
+What it states only in prose is written here: ``invoice_number`` required when booked and unique,
+either ``file`` (a PDF of at most 15 MB) or ``file_url``, ``external_id`` unique within its
+origin (default: the token's integration slug), ``vats[n][vat]``/``vats[n][value]`` numbers.
+Booleans read as ``1/0/true/false``. Failures are collected per field with Laravel's messages
+and answered as 422.
 
 Bodies may be multipart (as documented), url-encoded or JSON; multipart is streamed so a large
 file is measured without being held twice.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -41,6 +44,11 @@ FILE_LIMIT = 15 * 1024 * 1024
 _BODY_CAP = 64 * 1024 * 1024
 _TEXT_CAP = 1024 * 1024
 _NAME_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+#: Rules the reference page gives that the description's schema leaves out.
+_UNSTATED: Mapping[str, Mapping[str, Any]] = {
+    "title": {"maxLength": 255},
+    "invoice_number": {"maxLength": 255},
+}
 
 
 class ValidationFailed(Exception):
@@ -163,21 +171,28 @@ def _label(name: str) -> str:
 
 
 class _Checker:
-    """Collects Laravel-style messages per field while reading typed values out of the form."""
+    """Collects Laravel-style messages per field while reading typed values out of the form, by the
+    rules of the body's schema (required, ``maxLength``, ``const``/``enum``, ``default``)."""
 
-    def __init__(self, form: Form) -> None:
+    def __init__(self, form: Form, schema: Mapping[str, Any]) -> None:
         # Laravel's ConvertEmptyStringsToNull: an empty field is a missing one.
         self.values = {k: (None if v == "" else v) for k, v in form.fields.items()}
         self.files = form.files
         self.errors: dict[str, list[str]] = {}
+        self._required = frozenset(schema.get("required", ()))
+        properties: Mapping[str, Any] = schema.get("properties", {})
+        self._rules = {name: {**rules, **_UNSTATED.get(name, {})} for name, rules in properties.items()}
 
     def fail(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(message)
 
-    def string(self, name: str, *, required: bool = False, max_length: int | None = None) -> str | None:
+    def _is_required(self, name: str, required: bool | None) -> bool:
+        return name in self._required if required is None else required
+
+    def string(self, name: str, *, required: bool | None = None) -> str | None:
         value = self.values.get(name)
         if value is None:
-            if required:
+            if self._is_required(name, required):
                 self.fail(name, f"The {_label(name)} field is required.")
             return None
         if isinstance(value, bool | int | float):
@@ -185,13 +200,19 @@ class _Checker:
         if not isinstance(value, str):
             self.fail(name, f"The {_label(name)} field must be a string.")
             return None
+        rules = self._rules.get(name, {})
+        max_length = rules.get("maxLength")
         if max_length is not None and len(value) > max_length:
             self.fail(name, f"The {_label(name)} field must not be greater than {max_length} characters.")
             return None
+        allowed = rules.get("enum") or ([rules["const"]] if "const" in rules else None)
+        if allowed is not None and value not in allowed:
+            self.fail(name, f"The selected {_label(name)} is invalid.")
+            return None
         return value
 
-    def date(self, name: str, *, required: bool = False) -> datetime | None:
-        text = self.string(name, required=required)
+    def date(self, name: str) -> datetime | None:
+        text = self.string(name)
         if text is None:
             return None
         try:
@@ -201,11 +222,11 @@ class _Checker:
             self.fail(name, f"The {_label(name)} field must be a valid date.")
             return None
 
-    def number(self, name: str, *, required: bool = False, label: str | None = None) -> float | None:
+    def number(self, name: str, *, required: bool | None = None, label: str | None = None) -> float | None:
         value = self.values.get(name)
         shown = label or _label(name)
         if value is None:
-            if required:
+            if self._is_required(name, required):
                 self.fail(name, f"The {shown} field is required.")
             return None
         try:
@@ -219,7 +240,8 @@ class _Checker:
             return None
         return float(number)
 
-    def boolean(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str) -> bool:
+        default = bool(self._rules.get(name, {}).get("default", False))
         value = self.values.get(name)
         if value is None:
             return default
@@ -272,26 +294,29 @@ def _check_vats(check: _Checker) -> None:
             check.number(name, required=True, label=name)
 
 
-def build_invoice(form: Form, store: Store, token: TokenInfo) -> tuple[OutgoingInvoiceData, bytes]:
-    """Validate ``form`` and return the new invoice and its PDF; :class:`ValidationFailed` otherwise."""
-    check = _Checker(form)
-    external_id = check.string("external_id", max_length=255)
-    origin = check.string("external_origin", max_length=255) or token.origin
-    client_id = check.string("client_id", required=True)
+def build_invoice(
+    form: Form, store: Store, token: TokenInfo, schema: Mapping[str, Any]
+) -> tuple[OutgoingInvoiceData, bytes]:
+    """Validate ``form`` by the body ``schema`` and the rules above; the new invoice and its PDF.
+
+    Raises :class:`ValidationFailed` with every problem found.
+    """
+    check = _Checker(form, schema)
+    external_id = check.string("external_id")
+    origin = check.string("external_origin") or token.origin
+    client_id = check.string("client_id")
     client = store.client(client_id) if client_id else None
     if client_id is not None and client is None:
         check.fail("client_id", "The selected client id is invalid.")
-    title = check.string("title", required=True, max_length=255)
-    status = check.string("status", required=True)
-    if status is not None and status != "booked":
-        check.fail("status", "The selected status is invalid.")
-    invoice_number = check.string("invoice_number", max_length=255)
+    title = check.string("title")
+    status = check.string("status")
+    invoice_number = check.string("invoice_number")
     if invoice_number is None and status == "booked":
         check.fail("invoice_number", "The invoice number field is required when status is booked.")
     elif invoice_number is not None and store.invoice_number_taken(invoice_number):
         check.fail("invoice_number", "The invoice number has already been taken.")
     dates = {
-        name: check.date(name, required=True)
+        name: check.date(name)
         for name in (
             "date_of_invoice",
             "performance_range_start",
@@ -300,13 +325,11 @@ def build_invoice(form: Form, store: Store, token: TokenInfo) -> tuple[OutgoingI
         )
     }
     check.date("booked_at")
-    currency = check.string("currency", required=True)
-    if currency is not None and currency != "EUR":
-        check.fail("currency", "The selected currency is invalid.")
-    sum_net = check.number("sum_net", required=True)
+    check.string("currency")
+    sum_net = check.number("sum_net")
     sum_tax = check.number("sum_tax")
-    taxation_enabled = check.boolean("taxation_enabled", True)
-    is_credit = check.boolean("is_credit", False)
+    taxation_enabled = check.boolean("taxation_enabled")
+    is_credit = check.boolean("is_credit")
     address = check.string("address")
     reference = check.string("reference")
     po_number = check.string("po_number")

@@ -6,6 +6,7 @@ import copy
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,29 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
     assert main(["--output", str(second)]) == 0
     for path in first.rglob("*.py"):
         assert path.read_text() == (second / path.relative_to(first)).read_text(), path
+
+
+def test_a_tree_without_generated_code_regenerates_and_importing_codegen_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    for name in ("codegen", "kanbert_async", "openapi"):
+        ignore = shutil.ignore_patterns("__pycache__", "_generated")
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=ignore)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    generated = tmp_path / "kanbert_async" / "_generated"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+
+    imported = run("-c", "import codegen, codegen.__main__, codegen.spec, codegen.skeleton")
+    assert imported.returncode == 0, imported.stderr
+    assert not generated.exists()
+    assert run("-m", "codegen").returncode == 0
+    assert (generated / "operations.py").is_file()
+    check = run("-m", "codegen", "--check")
+    assert check.returncode == 0, check.stderr
 
 
 def test_overlay_targets_read_names_quoted_keys_and_indexes() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from typing import Any
 
-from kanbert_async import KanbertClient
-from kanbert_async._core.pagination import AsyncPager
+from kanbert_async import F, KanbertClient
+from kanbert_async._core.list_args import ListArgs
+from kanbert_async._core.pager import AsyncPager
 from kanbert_async._generated.resources import OutgoingInvoiceMasters, OutgoingInvoices
 
 GENERATED = Path(__file__).resolve().parents[2] / "kanbert_async" / "_generated"
@@ -32,6 +34,31 @@ def test_list_parameters_use_python_spelling() -> None:
     assert "page[size]" not in params
     get_params = inspect.signature(OutgoingInvoices.get).parameters
     assert "Literal['id', 'external_id']" in str(get_params["find_by"].annotation)
+
+
+class Recorder:
+    """A runner that records what a stub hands it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def paginate(self, operation: Any, **kw: Any) -> None:
+        self.calls.append((operation.id, kw))
+
+
+def test_list_stubs_hand_their_list_arguments_over_as_one_typed_value() -> None:
+    runner = Recorder()
+    flt = F("title").contains("x")
+    OutgoingInvoices(runner).list_line_items(  # type: ignore[arg-type]
+        "inv_1", find_by="external_id", sort="title", page_size=5, filter=flt
+    )
+    [(operation, kw)] = runner.calls
+    assert operation == "outgoingInvoices.lineItems"
+    assert kw["path"] == {"id": "inv_1"}
+    assert kw["args"] == ListArgs(
+        sort="title", page_size=5, filter=flt, extras={"find_by": "external_id", "origin": None}
+    )
+    assert "query" not in kw
 
 
 def test_list_methods_return_pagers_and_others_coroutines() -> None:

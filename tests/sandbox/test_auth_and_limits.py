@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from kanbert_async import KanbertClient, OAuth2
-from kanbert_async._core.auth import generate_pkce_pair
+from kanbert_async.auth import generate_pkce_pair
 from kanbert_async.sandbox import Sandbox
 from kanbert_async.sandbox.ratelimit import RateLimit
 

@@ -17,7 +17,7 @@ from kanbert_async._generated.models import (
     UserType,
 )
 from kanbert_async.sandbox import Sandbox, SandboxConfig, Store
-from kanbert_async.sandbox.data import HOSTILE_TITLES
+from kanbert_async.sandbox.vocabulary import HOSTILE_TITLES
 
 from .conftest import SMALL
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from kanbert_async._core.operation import OperationRunner
+from kanbert_async._core.resource import OperationRunner
 
 from .outgoing_invoice_masters import OutgoingInvoiceMasters
 from .outgoing_invoices import OutgoingInvoices

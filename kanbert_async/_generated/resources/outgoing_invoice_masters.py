@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal, TypeAlias
 
-from kanbert_async._core.operation import Operation, RequestOptions
-from kanbert_async._core.pagination import AsyncPager
+from kanbert_async._core.list_args import ListArgs
+from kanbert_async._core.operation import RequestOptions
+from kanbert_async._core.pager import AsyncPager
 from kanbert_async._core.resource import Resource
 from kanbert_async.filters import Computed, Filter, SortKey
 
-from ..capabilities import CAPABILITIES
-from ..models import OutgoingInvoiceMasterData, OutgoingInvoiceMasterDataCursorPaginatedCollection
+from ..models import OutgoingInvoiceMasterData
+from ..operations import OUTGOING_INVOICE_MASTERS_INDEX, OUTGOING_INVOICE_MASTERS_SHOW
 
 OutgoingInvoiceMastersListSort: TypeAlias = Literal[
     "created_at",
@@ -35,25 +36,6 @@ OutgoingInvoiceMastersListSort: TypeAlias = Literal[
     "-updated_at",
 ]
 OutgoingInvoiceMastersListInclude: TypeAlias = Literal["discounts", "external_costs", "line_items"]
-
-_LIST: Operation[OutgoingInvoiceMasterData] = Operation(
-    id="outgoingInvoiceMasters.index",
-    method="GET",
-    path="/outgoing-invoices/master",
-    response=OutgoingInvoiceMasterDataCursorPaginatedCollection,
-    paginated=True,
-    scopes=("outgoing-invoice:read",),
-    capabilities=CAPABILITIES["outgoingInvoiceMasters.index"],
-)
-
-_GET: Operation[OutgoingInvoiceMasterData] = Operation(
-    id="outgoingInvoiceMasters.show",
-    method="GET",
-    path="/outgoing-invoices/master/{id}",
-    response=OutgoingInvoiceMasterData,
-    scopes=("outgoing-invoice:read",),
-)
-
 
 __all__ = ["OutgoingInvoiceMasters", "OutgoingInvoiceMastersListInclude", "OutgoingInvoiceMastersListSort"]
 
@@ -103,14 +85,14 @@ class OutgoingInvoiceMasters(Resource):
             options: Per-call timeout, retry and deadline overrides.
         """
         return self._api.paginate(
-            _LIST,
-            query={
-                "sort": sort,
-                "include": include,
-                "page[size]": page_size,
-                "filter": filter,
-                "computed_fields": computed_fields,
-            },
+            OUTGOING_INVOICE_MASTERS_INDEX,
+            args=ListArgs(
+                sort=sort,
+                include=include,
+                page_size=page_size,
+                filter=filter,
+                computed_fields=computed_fields,
+            ),
             start_cursor=start_cursor,
             max_items=max_items,
             max_pages=max_pages,
@@ -140,5 +122,8 @@ class OutgoingInvoiceMasters(Resource):
             options: Per-call timeout, retry and deadline overrides.
         """
         return await self._api.call(
-            _GET, path={"id": id}, query={"find_by": find_by, "origin": origin}, options=options
+            OUTGOING_INVOICE_MASTERS_SHOW,
+            path={"id": id},
+            query={"find_by": find_by, "origin": origin},
+            options=options,
         )

@@ -7,18 +7,23 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
-from kanbert_async._core.operation import FileInput, Operation, Recovery, RequestOptions
-from kanbert_async._core.pagination import AsyncPager
+from kanbert_async._core.download import BinaryResponse
+from kanbert_async._core.list_args import ListArgs
+from kanbert_async._core.operation import FileInput, RequestOptions
+from kanbert_async._core.pager import AsyncPager
 from kanbert_async._core.resource import Resource
-from kanbert_async._core.transport import BinaryResponse
 from kanbert_async.filters import Computed, Filter, SortKey
 
-from ..capabilities import CAPABILITIES
 from ..models import (
     OutgoingInvoiceData,
-    OutgoingInvoiceDataCursorPaginatedCollection,
     OutgoingInvoiceLineItemData,
-    OutgoingInvoiceLineItemDataCursorPaginatedCollection,
+)
+from ..operations import (
+    OUTGOING_INVOICES_CREATE_EXTERNAL,
+    OUTGOING_INVOICES_INDEX,
+    OUTGOING_INVOICES_LINE_ITEMS,
+    OUTGOING_INVOICES_PDF,
+    OUTGOING_INVOICES_SHOW,
 )
 
 OutgoingInvoicesListSort: TypeAlias = Literal[
@@ -71,60 +76,6 @@ OutgoingInvoicesListLineItemsSort: TypeAlias = Literal[
     "-updated_at",
 ]
 
-_GET: Operation[OutgoingInvoiceData] = Operation(
-    id="outgoingInvoices.show",
-    method="GET",
-    path="/outgoing-invoices/{id}",
-    response=OutgoingInvoiceData,
-    scopes=("outgoing-invoice:read",),
-)
-
-_LIST: Operation[OutgoingInvoiceData] = Operation(
-    id="outgoingInvoices.index",
-    method="GET",
-    path="/outgoing-invoices",
-    response=OutgoingInvoiceDataCursorPaginatedCollection,
-    paginated=True,
-    scopes=("outgoing-invoice:read",),
-    capabilities=CAPABILITIES["outgoingInvoices.index"],
-)
-
-_LIST_LINE_ITEMS: Operation[OutgoingInvoiceLineItemData] = Operation(
-    id="outgoingInvoices.lineItems",
-    method="GET",
-    path="/outgoing-invoices/{id}/line-items",
-    response=OutgoingInvoiceLineItemDataCursorPaginatedCollection,
-    paginated=True,
-    scopes=("outgoing-invoice:read",),
-    capabilities=CAPABILITIES["outgoingInvoices.lineItems"],
-)
-
-_CREATE_EXTERNAL: Operation[OutgoingInvoiceData] = Operation(
-    id="outgoingInvoices.createExternal",
-    method="POST",
-    path="/outgoing-invoices/external",
-    response=OutgoingInvoiceData,
-    body="multipart",
-    file_limits={"file": 15728640},
-    scopes=("outgoing-invoice:upload",),
-    recovery=Recovery(
-        lookup=_GET,
-        key_field="external_id",
-        path_param="id",
-        query={"find_by": "external_id"},
-        scope_fields={"external_origin": "origin"},
-    ),
-)
-
-_DOWNLOAD_PDF: Operation[bytes] = Operation(
-    id="outgoingInvoices.pdf",
-    method="GET",
-    path="/outgoing-invoices/{id}/pdf",
-    binary=True,
-    scopes=("outgoing-invoice:read",),
-)
-
-
 __all__ = [
     "OutgoingInvoices",
     "OutgoingInvoicesListInclude",
@@ -173,14 +124,14 @@ class OutgoingInvoices(Resource):
             options: Per-call timeout, retry and deadline overrides.
         """
         return self._api.paginate(
-            _LIST,
-            query={
-                "sort": sort,
-                "include": include,
-                "page[size]": page_size,
-                "filter": filter,
-                "computed_fields": computed_fields,
-            },
+            OUTGOING_INVOICES_INDEX,
+            args=ListArgs(
+                sort=sort,
+                include=include,
+                page_size=page_size,
+                filter=filter,
+                computed_fields=computed_fields,
+            ),
             start_cursor=start_cursor,
             max_items=max_items,
             max_pages=max_pages,
@@ -210,7 +161,10 @@ class OutgoingInvoices(Resource):
             options: Per-call timeout, retry and deadline overrides.
         """
         return await self._api.call(
-            _GET, path={"id": id}, query={"find_by": find_by, "origin": origin}, options=options
+            OUTGOING_INVOICES_SHOW,
+            path={"id": id},
+            query={"find_by": find_by, "origin": origin},
+            options=options,
         )
 
     def list_line_items(
@@ -256,15 +210,11 @@ class OutgoingInvoices(Resource):
             options: Per-call timeout, retry and deadline overrides.
         """
         return self._api.paginate(
-            _LIST_LINE_ITEMS,
+            OUTGOING_INVOICES_LINE_ITEMS,
             path={"id": id},
-            query={
-                "find_by": find_by,
-                "origin": origin,
-                "sort": sort,
-                "page[size]": page_size,
-                "filter": filter,
-            },
+            args=ListArgs(
+                sort=sort, page_size=page_size, filter=filter, extras={"find_by": find_by, "origin": origin}
+            ),
             start_cursor=start_cursor,
             max_items=max_items,
             max_pages=max_pages,
@@ -346,7 +296,7 @@ class OutgoingInvoices(Resource):
             options: Per-call timeout, retry and deadline overrides.
         """
         return await self._api.call(
-            _CREATE_EXTERNAL,
+            OUTGOING_INVOICES_CREATE_EXTERNAL,
             body={
                 "external_id": external_id,
                 "external_origin": external_origin,
@@ -399,5 +349,8 @@ class OutgoingInvoices(Resource):
             options: Per-call timeout, retry and deadline overrides.
         """
         return self._api.download(
-            _DOWNLOAD_PDF, path={"id": id}, query={"find_by": find_by, "origin": origin}, options=options
+            OUTGOING_INVOICES_PDF,
+            path={"id": id},
+            query={"find_by": find_by, "origin": origin},
+            options=options,
         )

@@ -1,0 +1,130 @@
+"""What every listing shares: a :class:`Page`, the :class:`PageSource` pages come from, loop guards.
+
+The single-chain pager (:mod:`.pager`) and the partitioned scan (:mod:`.scan`) both fetch pages
+from a :class:`PageSource` (the client, for a list operation), guard each cursor chain with a
+:class:`CursorGuard`, and hand out items with :class:`Items`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from .errors import PaginationError
+from .list_args import ListArgs
+
+__all__ = ["CursorGuard", "Items", "Page", "PageIterator", "PageSource", "item_key"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing: its items, the cursor that fetched it and the one after it."""
+
+    items: list[T]
+    cursor: str | None
+    next_cursor: str | None
+    meta: Any = None
+    #: In a partitioned scan: the index of the partition (in :meth:`PartitionedScan.plan`) it belongs to.
+    partition: int | None = None
+    #: With :meth:`AsyncPager.keep_raw`: each item's JSON exactly as the server sent it.
+    raw: list[Any] | None = None
+
+    def subset(self, keep: list[int], *, next_cursor: str | object | None = ...) -> Page[T]:
+        """The same page with only the items at positions ``keep`` (raw JSON kept aligned)."""
+        return Page(
+            [self.items[i] for i in keep],
+            self.cursor,
+            self.next_cursor if next_cursor is ... else next_cursor,  # type: ignore[arg-type]
+            self.meta,
+            self.partition,
+            None if self.raw is None else [self.raw[i] for i in keep],
+        )
+
+    @property
+    def is_last(self) -> bool:
+        """No page follows this one."""
+        return self.next_cursor is None
+
+
+class PageSource(Protocol[T]):
+    """Where a listing's pages come from; the client supplies one per list operation."""
+
+    def prepare(self, args: ListArgs) -> Any:
+        """Check and encode a listing's arguments, once per listing (or per partition of a scan).
+
+        Raises :class:`~kanbert_async.errors.InvalidRequestError` for arguments the operation refuses.
+        """
+        ...
+
+    async def fetch(self, prepared: Any, cursor: str | None, *, raw: bool = False) -> Page[T]:
+        """The page at ``cursor`` (None: the first) of a prepared listing; ``raw`` keeps each item's JSON."""
+        ...
+
+
+class PageIterator(Protocol[T]):
+    """Pages one after another, stoppable early (the pager's and the scan's page iterators)."""
+
+    async def __anext__(self) -> Page[T]:
+        """The next page."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop early, cancelling fetches in flight."""
+        ...
+
+
+def item_key(item: Any) -> Any:
+    return getattr(item, "id", None)
+
+
+class CursorGuard:
+    """Stops a chain whose server repeats a cursor or a page instead of looping forever."""
+
+    def __init__(self, operation: str) -> None:
+        self._operation = operation
+        self._seen: set[str] = set()
+        self._last_keys: tuple[Any, ...] | None = None
+
+    def check(self, page: Page[Any]) -> None:
+        items = page.items
+        # Ids are unique within a listing: the same length, first and last id is the same page.
+        keys = (len(items), item_key(items[0]), item_key(items[-1])) if items else ()
+        if keys and keys == self._last_keys and None not in keys:
+            raise PaginationError(
+                f"{self._operation}: the server returned the same page twice (cursor {page.cursor!r}); "
+                "stopped instead of looping. Items so far were delivered once."
+            )
+        self._last_keys = keys
+        if page.next_cursor is not None:
+            if page.next_cursor in self._seen or page.next_cursor == page.cursor:
+                raise PaginationError(
+                    f"{self._operation}: the server returned cursor {page.next_cursor!r} a second time; "
+                    "stopped instead of looping. Items so far were delivered once."
+                )
+            self._seen.add(page.next_cursor)
+
+
+class Items(Generic[T]):
+    """Items of a page iterator, one by one."""
+
+    def __init__(self, pages: PageIterator[T]) -> None:
+        self._pages = pages
+        self._current: list[T] = []
+        self._index = 0
+
+    def __aiter__(self) -> Items[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        while self._index >= len(self._current):
+            self._current = (await self._pages.__anext__()).items
+            self._index = 0
+        item = self._current[self._index]
+        self._index += 1
+        return item
+
+    async def aclose(self) -> None:
+        """Stop early, cancelling fetches in flight."""
+        await self._pages.aclose()

@@ -1,0 +1,314 @@
+"""The single-chain pager: one cursor chain, its next page fetched while the caller works.
+
+A Kanbert list names its next page in each response, so a plain loop pays one round trip per page,
+one after another. :class:`AsyncPager` overlaps the next fetch with the caller's work (prefetch)
+and cancels it cleanly when the caller stops; :meth:`AsyncPager.partitioned` turns the same
+listing into a concurrent scan (:mod:`.scan`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from .capabilities import Capabilities
+from .errors import InvalidRequestError
+from .list_args import ListArgs
+from .page import CursorGuard, Items, Page, PageSource
+from .scan import PartitionedScan, PartitionRange
+
+__all__ = ["AsyncPager"]
+
+T = TypeVar("T")
+
+#: One page of a prepared listing: cursor → page.
+_Fetch = Callable[[str | None], Awaitable[Page[Any]]]
+
+
+class AsyncPager(Generic[T]):
+    """A cursor-paginated listing.
+
+    - ``async for item in pager`` — every item; ``async for page in pager.pages()`` — pages.
+    - ``await pager.first_page()``; ``await pager.to_list()``.
+    - ``pager.cursor`` — after each page: the cursor to resume from once that page is processed
+      (``start_cursor=`` on a new call continues there). None when the listing is complete.
+    - ``prefetch=n`` fetches up to ``n`` pages ahead while the caller works (0 disables).
+    - ``pager.partitioned(by=..., parts=...)`` — a concurrent scan of the same listing.
+
+    Example::
+
+        async for invoice in kb.outgoing_invoices.list(include=["line_items"], page_size=100):
+            ...
+    """
+
+    def __init__(
+        self,
+        source: PageSource[T],
+        args: ListArgs,
+        *,
+        operation: str,
+        capabilities: Capabilities | None = None,
+        start_cursor: str | None = None,
+        max_items: int | None = None,
+        max_pages: int | None = None,
+        prefetch: int = 1,
+    ) -> None:
+        if prefetch < 0:
+            raise InvalidRequestError(f"{operation}: prefetch must be >= 0, not {prefetch}")
+        self._source = source
+        self._args = args
+        # Checked and encoded now, once: a typo fails at the call, and no page encodes it again.
+        self._prepared = source.prepare(args)
+        self._raw = False
+        self._operation = operation
+        self._capabilities = capabilities
+        self._start_cursor = start_cursor
+        self._max_items = max_items
+        self._max_pages = max_pages
+        self._prefetch = prefetch
+        self._started = False
+        #: The cursor to resume from after the last page handed to the caller.
+        self.cursor: str | None = start_cursor
+
+    def __repr__(self) -> str:
+        return f"<AsyncPager {self._operation} cursor={self.cursor!r}>"
+
+    @property
+    def operation(self) -> str:
+        """The list operation's id, e.g. ``outgoingInvoices.index``."""
+        return self._operation
+
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """What the operation accepts in sort, include and filter (None if undocumented)."""
+        return self._capabilities
+
+    def keep_raw(self) -> AsyncPager[T]:
+        """Also hand out each item's JSON exactly as sent (``page.raw``), e.g. to archive it verbatim.
+
+        Each item is still decoded once; the raw bytes are spans of the response, not a copy.
+        """
+        self._raw = True
+        return self
+
+    async def first_page(self) -> Page[T]:
+        """Only the first page (honours ``start_cursor``)."""
+        page = await self._source.fetch(self._prepared, self._start_cursor, raw=self._raw)
+        return page.subset(list(range(len(page.items)))[: self._max_items])
+
+    def pages(self) -> _PagerPages[T]:
+        """Pages in order; breaking out (or cancelling) cancels any prefetch in flight."""
+        if self._started:
+            raise InvalidRequestError(
+                f"{self._operation}: a pager can be iterated once; call the list method again"
+            )
+        self._started = True
+        fetch = functools.partial(self._source.fetch, self._prepared, raw=self._raw)
+        stream = _PageStream(fetch, self._start_cursor, self._prefetch, self._operation)
+        return _PagerPages(self, stream)
+
+    def __aiter__(self) -> Items[T]:
+        return Items(self.pages())
+
+    def _limit(self, page: Page[T], count: int) -> tuple[Page[T], bool]:
+        """Apply max_items/max_pages to the ``count``-th page; also whether the listing stops here."""
+        stop = self._max_pages is not None and count >= self._max_pages
+        if self._max_items is not None:
+            page = page.subset(list(range(min(len(page.items), self._max_items))))
+            self._max_items -= len(page.items)
+            stop = stop or self._max_items <= 0
+        self.cursor = page.next_cursor
+        return page, stop
+
+    async def to_list(self) -> list[T]:
+        """Every item in a list (mind the memory for large listings)."""
+        items = Items(self.pages())
+        try:
+            return [item async for item in items]
+        finally:
+            await items.aclose()
+
+    def partitioned(
+        self,
+        by: str,
+        parts: int = 8,
+        *,
+        ranges: Sequence[PartitionRange | tuple[Any, Any]] | None = None,
+        concurrency: int | None = None,
+        split: bool = True,
+        resume: Mapping[int, str] | None = None,
+        skip: Collection[int] = (),
+    ) -> PartitionedScan[T]:
+        """Walk the listing as ``parts`` disjoint ranges of field ``by``, concurrently.
+
+        ``by`` must be a date, datetime or currency field that the operation both filters (``lt``,
+        ``gte``) and sorts on. Ranges come from the data (its min and max); explicit ``ranges`` —
+        :class:`PartitionRange` or ``(low, high)`` pairs, half-open, None for an open end — replace
+        them. Records whose ``by`` is null get a partition of their own. A partition that turns out
+        larger than the rest is split while it runs (``split=False`` disables). The caller's own
+        filter is combined with each partition's range. Items arrive in completion order, each
+        exactly once; every page says which partition it came from (``page.partition``).
+
+        To checkpoint and resume a scan: persist ``await scan.plan()`` and, per partition, the
+        ``next_cursor`` of its last processed page; later pass ``ranges=`` the plan, ``split=False``,
+        ``resume={index: cursor}`` and ``skip=`` the finished partitions.
+
+        Example::
+
+            scan = kb.outgoing_invoices.list(page_size=100).partitioned(by="date_of_invoice", parts=8)
+            async for invoice in scan:
+                ...
+            print(scan.stats)
+        """
+        if self._started:
+            raise InvalidRequestError(f"{self._operation}: this pager was already iterated")
+        if self._capabilities is None:
+            raise InvalidRequestError(
+                f"{self._operation}: this operation documents no filter table to partition on"
+            )
+        self._started = True
+        return PartitionedScan(
+            self._source,
+            self._args,
+            raw=self._raw,
+            operation=self._operation,
+            capabilities=self._capabilities,
+            by=by,
+            parts=parts,
+            ranges=ranges,
+            concurrency=concurrency or parts,
+            split=split,
+            max_items=self._max_items,
+            resume=resume or {},
+            skip=frozenset(skip),
+        )
+
+
+async def _produce(
+    fetch: _Fetch,
+    cursor: str | None,
+    guard: CursorGuard,
+    queue: asyncio.Queue[Page[Any] | BaseException | None],
+    permits: asyncio.Semaphore,
+) -> None:
+    """Fetch pages ahead into ``queue``; a permit per page fetched but not yet taken bounds memory."""
+    try:
+        while True:
+            await permits.acquire()
+            page = await fetch(cursor)
+            guard.check(page)
+            queue.put_nowait(page)
+            cursor = page.next_cursor
+            if cursor is None:
+                queue.put_nowait(None)
+                return
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # handed to the consumer, which raises it in its own task
+        queue.put_nowait(exc)
+
+
+class _PagerPages(Generic[T]):
+    """The page iterator of an :class:`AsyncPager` (a class, not an async generator, so dropping it
+    on ``break`` cancels the prefetch at once instead of leaving a finaliser task behind)."""
+
+    def __init__(self, pager: AsyncPager[T], stream: _PageStream) -> None:
+        self._pager = pager
+        self._stream = stream
+        self._count = 0
+        self._stopped = False
+
+    def __aiter__(self) -> _PagerPages[T]:
+        return self
+
+    async def __anext__(self) -> Page[T]:
+        if self._stopped:
+            raise StopAsyncIteration
+        try:
+            page = await self._stream.__anext__()
+        except BaseException:
+            await self._stream.aclose()
+            raise
+        self._count += 1
+        page, self._stopped = self._pager._limit(page, self._count)
+        if self._stopped:
+            await self._stream.aclose()
+        return page
+
+    async def aclose(self) -> None:
+        """Stop early: cancel and await any prefetch in flight."""
+        self._stopped = True
+        await self._stream.aclose()
+
+
+class _PageStream:
+    """Pages of one cursor chain, with up to ``depth`` pages fetched ahead by a background task."""
+
+    def __init__(
+        self,
+        fetch: _Fetch,
+        cursor: str | None,
+        depth: int,
+        operation: str,
+    ) -> None:
+        self._fetch = fetch
+        self._cursor = cursor
+        self._depth = depth
+        self._guard = CursorGuard(operation)
+        self._done = False
+        self._task: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[Page[Any] | BaseException | None] | None = None
+        self._permits: asyncio.Semaphore | None = None
+
+    def __aiter__(self) -> _PageStream:
+        return self
+
+    async def __anext__(self) -> Page[Any]:
+        if self._done:
+            raise StopAsyncIteration
+        if self._depth == 0:
+            return await self._next_inline()
+        if self._task is None:
+            self._queue = asyncio.Queue()
+            self._permits = asyncio.Semaphore(self._depth)
+            # The task gets the pieces it needs, not `self`: a task referring back to this stream
+            # would keep it alive, and __del__ could never cancel the task on `break`.
+            self._task = asyncio.get_running_loop().create_task(
+                _produce(self._fetch, self._cursor, self._guard, self._queue, self._permits)
+            )
+        assert self._queue is not None and self._permits is not None
+        result = await self._queue.get()
+        if isinstance(result, Page):
+            self._permits.release()
+        if result is None:
+            self._done = True
+            raise StopAsyncIteration
+        if isinstance(result, BaseException):
+            self._done = True
+            raise result
+        return result
+
+    async def _next_inline(self) -> Page[Any]:
+        page = await self._fetch(self._cursor)
+        self._guard.check(page)
+        self._cursor = page.next_cursor
+        if page.next_cursor is None:
+            self._done = True
+        return page
+
+    async def aclose(self) -> None:
+        """Cancel the prefetch in flight and wait for it, so no task or connection is left behind."""
+        self._done = True
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def __del__(self) -> None:
+        # `break` out of `async for` drops the iterator without awaiting aclose(); cancel right away.
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
