@@ -286,9 +286,11 @@ class RateLimitState:
         if self._remaining is not None and self._came_back_too_early(ticket):
             # Let go when a request of a window before was taken as back: its way to the server was
             # slower than this one's, or the window is longer than measured.
+            # Delays vary by no more than a round trip: past that, it is the window.
             window = self.window.seconds or 0.0
-            if self._margin < window / 4:
-                self._least = min(window / 4, max(2 * self._margin, now - ticket.sent_at))
+            round_trip = max(self._round_trips, default=RESET_MARGIN)
+            if self._margin < round_trip and self._margin < window / 4:
+                self._least = min(window / 4, max(2 * self._margin, round_trip))
                 self._margin = max(self._margin, self._least)
             else:
                 self.window.longer_than(window)
