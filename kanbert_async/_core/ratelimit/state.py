@@ -35,7 +35,7 @@ __all__ = ["RESET_MARGIN", "SLOW_START_LIMIT", "RateLimitInfo", "RateLimitState"
 
 #: Requests in flight before anything is known grow by one per answer up to this many, then by one
 #: per round trip: a window found full while growing costs about this many 429s.
-SLOW_START_LIMIT = 4
+SLOW_START_LIMIT = 3
 #: How long the first probe waits after a 429 that states no wait; doubles while 429s continue.
 BLIND_BACKOFF = 1.0
 _BLIND_BACKOFF_MAX = 60.0
@@ -167,7 +167,7 @@ class RateLimitState:
 
     def _learned_pace(self) -> float | None:
         seconds = self.window.seconds
-        return None if seconds is None else self.learned.pace(seconds, RESET_MARGIN)
+        return None if seconds is None else self.learned.pace(seconds, self._margin)
 
     def _budget(self, now: float) -> tuple[float, float | None]:
         """What the stated budget admits now, and when a request that counted next comes back."""
@@ -248,7 +248,10 @@ class RateLimitState:
         if self._blind is not None and ticket.sent_at > self._blind[1].sent_at:
             self._end_blind_wait(ticket, now)
         if seen.remaining is None:
-            self._cwnd += 1.0 if self._cwnd < SLOW_START_LIMIT else 1.0 / self._cwnd
+            if self._cwnd < SLOW_START_LIMIT:
+                self._cwnd = min(float(SLOW_START_LIMIT), self._cwnd + 1.0)
+            else:
+                self._cwnd += 1.0 / self._cwnd
             learned_at = self._learned_at
             if learned_at is not None and ticket.sent_at <= learned_at.sent_at:
                 self.learned.passed_late(self._sent_within_window(learned_at.sent_at))
