@@ -112,7 +112,7 @@ def _rate(text: str) -> str:
 
 
 def _formats(text: str) -> str:
-    from .export.engine import parse_formats
+    from .export.config import parse_formats
 
     try:
         return ",".join(parse_formats(text))

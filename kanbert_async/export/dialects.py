@@ -11,6 +11,11 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .flatten import lookup, plain_number
 
 __all__ = ["CSV_DIALECTS", "CsvDialect", "read_rows"]
 
@@ -36,14 +41,46 @@ class CsvDialect:
         """What a file starts with before its header row."""
         return b"\xef\xbb\xbf" if self.bom else b""
 
+    def cell(self, value: Any) -> str:
+        """One value (of a model's builtins) as the text of a cell."""
+        if value is None or value is msgspec.UNSET:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float):
+            return plain_number(value).replace(".", self.decimal)
+        if isinstance(value, dict | list):
+            return msgspec.json.encode(value).decode()
+        return str(value)
+
+    def row(self, builtins: dict[str, Any], columns: list[str]) -> list[str]:
+        """One row: each dotted column looked up in a model's builtins (``msgspec.to_builtins``)."""
+        return [self.cell(lookup(builtins, column)) for column in columns]
+
 
 CSV_DIALECTS: dict[str, CsvDialect] = {
     d.name: d
     for d in (
-        CsvDialect("rfc4180", ",", ".", False, "comma-separated, no BOM: for programs and databases"),
-        CsvDialect("excel", ",", ".", True, "comma-separated with a UTF-8 BOM: Excel with English settings"),
         CsvDialect(
-            "excel-de", ";", ",", True, "semicolons, decimal comma, UTF-8 BOM: Excel with German settings"
+            "rfc4180",
+            delimiter=",",
+            decimal=".",
+            bom=False,
+            description="comma-separated, no BOM: for programs and databases",
+        ),
+        CsvDialect(
+            "excel",
+            delimiter=",",
+            decimal=".",
+            bom=True,
+            description="comma-separated with a UTF-8 BOM: Excel with English settings",
+        ),
+        CsvDialect(
+            "excel-de",
+            delimiter=";",
+            decimal=",",
+            bom=True,
+            description="semicolons, decimal comma, UTF-8 BOM: Excel with German settings",
         ),
     )
 }
