@@ -107,7 +107,9 @@ def _export_parser(commands: Any) -> None:
         "--csv-dialect",
         choices=["rfc4180", "excel", "excel-de"],
         default="rfc4180",
-        help="rfc4180: plain; excel: UTF-8 BOM; excel-de: BOM, ';' and decimal comma",
+        help="rfc4180: plain, for programs; excel: UTF-8 BOM; excel-de: BOM, ';' and decimal comma. "
+        "Both excel dialects put a ' before text that starts with =, +, -, @, a tab or CR, so a "
+        "spreadsheet shows it instead of running it as a formula (numbers stay numbers)",
     )
     where.add_argument(
         "--pdf-name",

@@ -84,11 +84,17 @@ def _existing(output: Output, changed: set[str]) -> int:
         rows = read_rows(out / f"{stem}.csv", output.dialect)
         key = next(rows).index("id")
         ids = (row[key] for row in rows)
+        wanted = _id_cells(output, changed)
     else:
         import pyarrow.parquet as pq
 
         ids = iter(pq.read_table(out / f"{stem}.parquet", columns=["id"]).column("id").to_pylist())
     return sum(1 for i in ids if i in wanted)
+
+
+def _id_cells(output: Output, ids: set[str]) -> set[str]:
+    """The ids as the CSV cells that hold them (the dialect may have guarded one against formulas)."""
+    return {output.dialect.cell(i) for i in ids}
 
 
 def _merge_jsonl(output: Output, new: Path, changed: set[str], files: dict[str, str]) -> dict[str, int]:
@@ -116,6 +122,7 @@ def _merge_jsonl(output: Output, new: Path, changed: set[str], files: dict[str, 
 def _merge_csv(output: Output, state: State, changed: set[str], files: dict[str, str]) -> dict[str, int]:
     counts = {}
     dialect = output.dialect
+    changed_cells = _id_cells(output, changed)
     for name, columns in output.csv_columns.items():
         rows = read_rows(output.out / name, dialect)
         if next(rows, None) != columns:
@@ -128,7 +135,7 @@ def _merge_csv(output: Output, state: State, changed: set[str], files: dict[str,
         final.write(output.csv_header(columns))
         kept = 0
         for row in rows:
-            if row[key] not in changed:
+            if row[key] not in changed_cells:
                 final.write(dialect.encode([row]))
                 kept += 1
         (new,) = output.part_paths(name, state.parts)

@@ -74,6 +74,7 @@ def write_manifest(
         "include": state.identity["include"],
         "format": list(formats),
         "csv_dialect": output.dialect.name if output.csv_columns else None,
+        "csv_formula_guard": output.dialect.formula_guard() if output.csv_columns else None,
         "started_at": state.started_at,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "runs": state.runs,

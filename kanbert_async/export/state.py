@@ -238,6 +238,12 @@ def _next_generation(
         )
     if manifest.get("base_url") != base_url:
         raise ExportError(f"--since-last: {out} was exported from {manifest.get('base_url')}, not {base_url}")
+    if output.csv_columns and manifest.get("csv_formula_guard") != output.dialect.formula_guard():
+        # An export of an earlier version: merging would mix guarded and unguarded cells.
+        raise ExportError(
+            f"--since-last: the CSV files in {out} guard formula cells differently than this version of "
+            f"kanbert-async does for --csv-dialect {output.dialect.name}; run a full export into a new --out"
+        )
     capabilities = output.plan.capabilities
     if capabilities is None or "updated_at" not in capabilities.sorts:
         raise ExportError(f"--since-last: {output.entity.name} cannot be sorted by updated_at")
