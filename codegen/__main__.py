@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from codegen.models import generate_models
+from codegen.models import generate_models, model_names
+from codegen.normalize import normalize
 from codegen.operations import read_operations
 from codegen.render_resources import (
     HEADER,
@@ -32,9 +32,9 @@ OUTPUT = ROOT / "kanbert_async" / "_generated"
 
 def render(spec_path: Path, overlay_path: Path | None) -> tuple[dict[str, str], list[str]]:
     """Every generated file (relative path → text) and the warnings met on the way."""
-    spec = apply_rules(load_spec(spec_path, overlay_path))
+    spec = apply_rules(normalize(load_spec(spec_path, overlay_path)))
     models_code = generate_models(spec, HEADER)
-    models = set(re.findall(r"^class (\w+)\(", models_code, flags=re.MULTILINE))
+    models = model_names(models_code)
     ops = read_operations(spec, models)
     grouped = group_by_resource(ops)
     files = {

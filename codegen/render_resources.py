@@ -98,7 +98,7 @@ def _type_aliases(op: Op) -> list[str]:
 
 
 def _operation_constant(op: Op) -> str:
-    result_type = op.item_model if op.paginated else (op.response_model or "Any")
+    result_type = op.item_model if op.paginated else (op.response_model or "None")
     if op.binary:
         result_type = "bytes"
     fields = [
@@ -109,11 +109,18 @@ def _operation_constant(op: Op) -> str:
     if op.response_model and not op.binary:
         fields.append(f"response={op.response_model}")
     if op.binary:
-        fields.append("binary=True")
+        fields += ["binary=True", f"accept={op.accept!r}"]
     if op.paginated:
         fields.append("paginated=True")
+        if op.cursor_param != "page[cursor]":
+            fields.append(f"cursor_param={op.cursor_param!r}")
+        if op.paging != {"next": ("meta", "next_cursor"), "meta": ("meta",)}:
+            args = ", ".join(f"{k}={v!r}" for k, v in op.paging.items())
+            fields.append(f"paging=Paging({args})")
     if op.body_kind:
         fields.append(f"body={op.body_kind!r}")
+    if op.files and set(op.files) != set(op.file_limits):
+        fields.append(f"files={tuple(op.files)!r}")
     if op.file_limits:
         fields.append(f"file_limits={dict(sorted(op.file_limits.items()))!r}")
     if op.scopes:
@@ -156,7 +163,7 @@ def _method(op: Op) -> str:
     elif op.binary:
         returns = "BinaryResponse"
     else:
-        returns = op.response_model or "Any"
+        returns = op.response_model or "None"
 
     doc_lines = [op.summary or op.operation_id, ""]
     if op.description:
@@ -215,22 +222,10 @@ def _ordered(ops: list[Op]) -> list[Op]:
 
 def render_resource(resource: str, ops: list[Op]) -> str:
     """The module for one resource."""
+    annotations = [m for op in ops for m in (op.response_model, op.item_model) if m]
+    annotations += [p.annotation for op in ops for p in op.params]
     models = sorted(
-        {m for op in ops for m in (op.response_model, op.item_model) if m}
-        | {word for op in ops for p in op.params for word in _words(p.annotation) if word[:1].isupper()}
-        - {
-            "Any",
-            "Literal",
-            "Mapping",
-            "Sequence",
-            "FileInput",
-            "Filter",
-            "Computed",
-            "None",
-            "SortArg",
-            "IncludeArg",
-            "UnsetType",
-        }
+        {word for text in annotations for word in _words(text) if word[:1].isupper()} - _NOT_MODELS
     )
     class_name = pascal(resource)
     tag = ops[0].tag
@@ -239,7 +234,7 @@ def render_resource(resource: str, ops: list[Op]) -> str:
         f'"""Operations on {tag}: ``client.{resource}``."""\n\n',
         "from __future__ import annotations\n\n",
         _TYPING_IMPORTS,
-        "from kanbert_async._core.operation import FileInput, Operation, Recovery, RequestOptions\n",
+        "from kanbert_async._core.operation import FileInput, Operation, Paging, Recovery, RequestOptions\n",
         "from kanbert_async._core.pagination import AsyncPager\n",
         "from kanbert_async._core.resource import Resource\n",
         "from kanbert_async._core.transport import BinaryResponse\n",
@@ -262,6 +257,13 @@ def render_resource(resource: str, ops: list[Op]) -> str:
     parts.append(f'    """{tag}: ``{", ".join(op.name for op in ops)}``."""\n\n')
     parts.append("\n".join(_method(op) for op in ops))
     return "".join(parts)
+
+
+#: Capitalised names in annotations that are not generated models.
+_NOT_MODELS = frozenset(
+    {"Any", "Literal", "Mapping", "Sequence", "FileInput", "Filter", "Computed", "None", "SortArg",
+     "IncludeArg", "UnsetType"}
+)  # fmt: skip
 
 
 def _words(annotation: str) -> list[str]:

@@ -60,19 +60,28 @@ _raw_pages: dict[type[Any], tuple[type[Any], type[Any]]] = {}
 
 
 def _raw_page_type(operation: Operation[Any]) -> tuple[type[Any], type[Any]]:
-    """For a page wrapper ``{data: list[Item], meta: Meta}``: a twin whose ``data`` holds raw JSON
-    spans (``msgspec.Raw``), and the item type to decode each span into."""
+    """For a page wrapper ``{data: list[Item], ...}``: a twin whose ``data`` holds raw JSON spans
+    (``msgspec.Raw``) and whose other fields are the wrapper's, and the item type to decode each
+    span into."""
     wrapper = operation.response
     assert wrapper is not None
     cached = _raw_pages.get(wrapper)
     if cached is None:
-        hints = {f.name: f.type for f in msgspec.structs.fields(wrapper)}
-        data_type = hints["data"]
+        fields = msgspec.structs.fields(wrapper)
+        data_type = next(f.type for f in fields if f.name == "data")
         if get_origin(data_type) is Annotated:  # Annotated[list[Item], Meta(...)]
             data_type = get_args(data_type)[0]
         (item_type,) = get_args(data_type)
+        twin_fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        for f in fields:
+            kind = list[msgspec.Raw] if f.name == "data" else f.type
+            has_default = f.default is not msgspec.NODEFAULT
+            twin_fields.append((f.name, kind, f.default) if has_default else (f.name, kind))
         raw_page = msgspec.defstruct(
-            f"Raw{wrapper.__name__}", [("data", list[msgspec.Raw]), ("meta", hints["meta"])]
+            f"Raw{wrapper.__name__}",
+            twin_fields,
+            kw_only=True,
+            rename={f.name: f.encode_name for f in fields},
         )
         cached = _raw_pages[wrapper] = (raw_page, item_type)
     return cached
@@ -247,6 +256,9 @@ class KanbertClient(ResourcesMixin):
             options=options,
             recover=recover,
         )
+        if operation.response is None:
+            # 204 No Content, or a success the description documents without a body.
+            return None  # type: ignore[return-value]
         result: T = decode_response(operation, response.body)
         return result
 
@@ -295,7 +307,8 @@ class KanbertClient(ResourcesMixin):
             body = await send(page_query, cursor)
             decoded = decode_response(operation, body)
             last_body = body
-            return Page(decoded.data, cursor, decoded.meta.next_cursor, decoded.meta)
+            paging = operation.paging
+            return Page(decoded.data, cursor, paging.next_cursor(decoded), paging.meta_of(decoded))
 
         async def fetch_raw(page_query: Mapping[str, Any], cursor: str | None) -> Page[T]:
             raw_page, item_type = _raw_page_type(operation)
@@ -308,7 +321,10 @@ class KanbertClient(ResourcesMixin):
                     items.append(item_decoder.decode(raw))
                 except msgspec.ValidationError as exc:
                     raise _decode_error(operation, item_type, exc, prefix=f"$.data[{index}]") from None
-            return Page(items, cursor, decoded.meta.next_cursor, decoded.meta, raw=list(decoded.data))
+            paging = operation.paging
+            return Page(
+                items, cursor, paging.next_cursor(decoded), paging.meta_of(decoded), raw=list(decoded.data)
+            )
 
         # Check the arguments now, so a typo fails at the call, not at the first iteration.
         self._query(operation, query)

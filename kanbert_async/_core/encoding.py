@@ -80,9 +80,14 @@ def _form_scalar(value: Any) -> str:
 
 
 def encode_form_fields(name: str, value: Any) -> Iterator[tuple[str, str]]:
-    """PHP-style nesting for multipart/form fields: ``vats[0][vat]=19``, ``vats[0][value]=38``."""
+    """PHP-style nesting for multipart/form fields: ``vats[0][vat]=19``, ``vats[0][value]=38``.
+
+    A field documented with PHP's array suffix (``bookings[]``) is the same array: its items get
+    their indexes (``bookings[0]``), which PHP reads alike and which keeps nested objects together.
+    """
     if is_unset(value):
         return
+    name = name.removesuffix("[]")
     if isinstance(value, msgspec.Struct):
         value = msgspec.to_builtins(value)
     if isinstance(value, Mapping):

@@ -46,6 +46,8 @@ logger = logging.getLogger("kanbert_async")
 _CHUNK = 64 * 1024
 _SPOOL_IN_MEMORY = 1024 * 1024
 _UNLIMITED = 2**31
+#: The size limit of a file field the description states none for.
+_NO_LIMIT = 2**63
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +370,9 @@ class Transport:
                 operation=operation.id,
             )
         ticket = await self.limiter.acquire()
-        headers = {"Accept": "application/json"}
+        # The media types the operation documents (a PDF download asks for the PDF first, JSON
+        # second for error bodies): a server that negotiates answers 406 to anything else.
+        headers = {"Accept": operation.accept}
         if not self._owns_session:
             # A session we created carries it already; an injected one is the caller's.
             headers["User-Agent"] = self._user_agent
@@ -381,6 +385,10 @@ class Transport:
         json_body: bytes | None = None
         if operation.body == "multipart":
             data = _form_data(body or {}, files)
+        elif operation.body == "form":
+            data = [pair for name, value in (body or {}).items() for pair in encode_form_fields(name, value)]
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            data = urlencode(data).encode()
         elif operation.body == "json" and body is not None:
             json_body = msgspec.json.encode({k: v for k, v in body.items() if v is not msgspec.UNSET})
             headers["Content-Type"] = "application/json"
@@ -538,11 +546,11 @@ class _Spooled:
 
 async def _prepare_files(operation: Operation[Any], body: Mapping[str, Any] | None) -> dict[str, _Spooled]:
     files: dict[str, _Spooled] = {}
-    for name, limit in operation.file_limits.items():
+    for name in dict.fromkeys([*operation.files, *operation.file_limits]):
         value = (body or {}).get(name)
         if is_unset(value):
             continue
-        spooled = await _spool(value, name, limit, operation.id)
+        spooled = await _spool(value, name, operation.file_limits.get(name, _NO_LIMIT), operation.id)
         files[name] = spooled
     return files
 

@@ -121,6 +121,7 @@ _DOWNLOAD_PDF: Operation[bytes] = Operation(
     method="GET",
     path="/outgoing-invoices/{id}/pdf",
     binary=True,
+    accept="application/octet-stream, application/json;q=0.9",
     scopes=("outgoing-invoice:read",),
 )
 
