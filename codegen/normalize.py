@@ -178,6 +178,10 @@ class _Hoister:
         for key in ("anyOf", "oneOf"):
             if isinstance(node.get(key), list):
                 node[key] = [self.hoist(m, f"{name}Option{i}") for i, m in enumerate(node[key], 1)]
+                members = [m for m in node[key] if _types(m) != ["null"]]
+                if len(members) > 1:
+                    # A union of its own: named, so settle_unions sees it with the components.
+                    return self._store(node, name, nullable=False)
         return node
 
     def _store(self, node: dict[str, Any], name: str, nullable: bool) -> dict[str, Any]:
@@ -205,7 +209,7 @@ def hoist_inline_schemas(spec: Spec) -> Spec:
                 continue
             ref = response.get("$ref") if isinstance(response, dict) else None
             # A shared response component is hoisted once, under its own name.
-            name = ref.rsplit("/", 1)[1] + "Response" if isinstance(ref, str) else f"{base}Response"
+            name = ref.rsplit("/", 1)[1] if isinstance(ref, str) else f"{base}Response"
             hoister.hoist_media(resolve(result, response).get("content", {}), name)
     for hook, item in (result.get("webhooks") or {}).items():
         for method in HTTP_METHODS:
