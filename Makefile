@@ -4,7 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup generate check lint typecheck test demo bench spec-download clean
+.PHONY: setup generate check lint typecheck test demo bench spec-download prism clean
+
+# Stoplight Prism, the mock server the contract tests run against: pinned, installed from npm into
+# .prism/ (git-ignored) once; later runs find the stamp and do nothing.
+PRISM_VERSION := 5.16.0
+PRISM_STAMP   := .prism/.installed-$(PRISM_VERSION)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +32,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict kanbert_async
 
-test: check lint typecheck
+$(PRISM_STAMP):
+	rm -rf .prism && mkdir -p .prism
+	npm install --prefix .prism --no-audit --no-fund --loglevel=error @stoplight/prism-cli@$(PRISM_VERSION)
+	touch $(PRISM_STAMP)
+
+prism: $(PRISM_STAMP)
+
+test: check lint typecheck prism
 	$(VENV)/bin/pytest
 
 demo: $(STAMP)
@@ -40,4 +52,4 @@ spec-download: $(STAMP)
 	$(PY) -m codegen.download
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .prism

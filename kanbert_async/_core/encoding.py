@@ -82,12 +82,18 @@ def _form_scalar(value: Any) -> str:
 def encode_form_fields(name: str, value: Any) -> Iterator[tuple[str, str]]:
     """PHP-style nesting for multipart/form fields: ``vats[0][vat]=19``, ``vats[0][value]=38``.
 
-    A field documented with PHP's array suffix (``bookings[]``) is the same array: its items get
-    their indexes (``bookings[0]``), which PHP reads alike and which keeps nested objects together.
+    A field documented with PHP's array suffix (``bookings[]``) repeats that name for each scalar
+    item (``bookings[]=a&bookings[]=b``); objects in it are indexed (``bookings[0][amount]``), which
+    PHP reads alike and which keeps each object's fields together.
     """
     if is_unset(value):
         return
-    name = name.removesuffix("[]")
+    if name.endswith("[]") and isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        if all(not isinstance(item, Mapping | msgspec.Struct | list | tuple) for item in value):
+            for item in value:
+                yield name, _form_scalar(item)
+            return
+        name = name[:-2]
     if isinstance(value, msgspec.Struct):
         value = msgspec.to_builtins(value)
     if isinstance(value, Mapping):
