@@ -282,27 +282,45 @@ def group_by_resource(ops: list[Op]) -> dict[str, list[Op]]:
 
 
 def render_resources_init(grouped: dict[str, list[Op]]) -> str:
-    """The client mixin: one cached attribute per resource."""
+    """The client mixin: one cached attribute per resource, its module imported on first use.
+
+    Importing the SDK (and building a client) loads no resource module and no model: a
+    description with dozens of resources costs nothing until a resource is used. The classes are
+    still importable from this package (``resources.Clients``), loaded on access.
+    """
+    classes = {pascal(resource): resource for resource in sorted(grouped)}
     lines = [
         HEADER,
         '"""The API\'s resources as attributes of the client: ``client.<resource>.<method>()``."""\n\n',
         "from __future__ import annotations\n\n",
-        "from functools import cached_property\n\n",
+        "import importlib\n",
+        "from functools import cached_property\n",
+        "from typing import TYPE_CHECKING, Any\n\n",
         "from kanbert_async._core.operation import OperationRunner\n\n",
+        "if TYPE_CHECKING:\n",
     ]
-    for resource in sorted(grouped):
-        lines.append(f"from .{resource} import {pascal(resource)}\n")
-    names = sorted(pascal(r) for r in grouped)
-    lines.append(f"\n__all__ = {['ResourcesMixin', *names]!r}\n\n\n")
+    for class_name, resource in classes.items():
+        lines.append(f"    from .{resource} import {class_name}\n")
+    lines.append(f"\n__all__ = {['ResourcesMixin', *classes]!r}\n\n")
+    lines.append("#: Each resource class and the module that defines it.\n")
+    lines.append(f"_MODULES = {classes!r}\n\n\n")
+    lines.append(
+        "def __getattr__(name: str) -> Any:\n"
+        "    module = _MODULES.get(name)\n"
+        "    if module is None:\n"
+        '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")\n'
+        '    return getattr(importlib.import_module(f".{module}", __name__), name)\n\n\n'
+    )
     lines.append("class ResourcesMixin:\n")
     lines.append('    """Hosts one attribute per API resource; the client supplies the runner."""\n\n')
     lines.append("    def _runner(self) -> OperationRunner:\n        raise NotImplementedError\n")
-    for resource in sorted(grouped):
+    for class_name, resource in classes.items():
         tag = grouped[resource][0].tag
         lines.append(
-            f"\n    @cached_property\n    def {resource}(self) -> {pascal(resource)}:\n"
+            f"\n    @cached_property\n    def {resource}(self) -> {class_name}:\n"
             f'        """{tag} operations."""\n'
-            f"        return {pascal(resource)}(self._runner())\n"
+            f"        from .{resource} import {class_name}\n\n"
+            f"        return {class_name}(self._runner())\n"
         )
     return "".join(lines)
 
