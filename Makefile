@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# `make generate SPEC=path/to/openapi.json` generates from another description (OVERLAY=... too).
 generate: $(STAMP)
-	$(PY) -m codegen
+	$(PY) -m codegen $(if $(SPEC),--spec $(SPEC)) $(if $(OVERLAY),--overlay $(OVERLAY))
 
 check: $(STAMP)
 	$(PY) -m codegen --check

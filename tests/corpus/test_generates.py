@@ -131,3 +131,30 @@ def test_every_documented_example_decodes(
     else:
         target = operations(sdk)[where].response
     msgspec.json.decode(body, type=target)
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "payload"),
+    [
+        (
+            "kanbert_whole_api",
+            "ClientUpdatedWebhook",
+            {
+                "event": "client:update",
+                "sent_at": "2024-01-01T00:00:00Z",
+                "data": {
+                    "id": "cl_1", "external_id": None, "name": "Acme", "shortcode": None, "segment": "a",
+                    "primary_contact": None, "projects": [], "created_at": "2024-01-01T00:00:00Z",
+                    "updated_at": "2024-01-01T00:00:00Z", "deleted_at": None,
+                },
+            },
+        ),
+        ("scramble_bodies", "UserCreatedWebhook", {"event": "user:create", "user": {"id": 1, "name": "Ada", "nickname": None, "role": None}}),
+    ],
+)  # fmt: skip
+def test_webhook_payloads_get_models_to_decode_deliveries(
+    sdks: dict[str, Scratch], name: str, model: str, payload: dict[str, Any]
+) -> None:
+    models = importlib.import_module(f"{sdks[name].alias}._generated.models")
+    decoded = msgspec.convert(payload, type=getattr(models, model), strict=False)
+    assert decoded.event == payload["event"]

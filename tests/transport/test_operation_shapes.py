@@ -154,3 +154,19 @@ async def test_every_paginator_shape_is_walked_to_its_last_page(
     assert seen == expected_cursors
     raw = make_client(base).paginate(op).keep_raw()
     assert [bytes(r) for page in [await raw.first_page()] for r in page.raw or []] == [b'{"id":1}']
+
+
+async def test_a_json_patch_sends_null_for_none_and_leaves_unset_fields_out(
+    server: LoopbackServer, make_client: Callable[..., KanbertClient]
+) -> None:
+    seen: list[bytes] = []
+
+    async def update(request: web.Request) -> web.Response:
+        seen.append(await request.read())
+        return web.json_response({"id": 1})
+
+    base = await _run(server, "/users/1", update)
+    op: Operation[Item] = Operation(id="user.update", method="PATCH", path="/users/1", response=Item, body="json")
+    body = {"name": msgspec.UNSET, "nickname": None, "role": "admin"}
+    assert await make_client(base).call(op, body=body) == Item(id=1)
+    assert msgspec.json.decode(seen[0]) == {"nickname": None, "role": "admin"}
