@@ -149,7 +149,11 @@ def test_every_documented_example_decodes(
                 },
             },
         ),
-        ("scramble_bodies", "UserCreatedWebhook", {"event": "user:create", "user": {"id": 1, "name": "Ada", "nickname": None, "role": None}}),
+        (
+            "scramble_bodies",
+            "UserCreatedWebhook",
+            {"event": "user:create", "user": {"id": 1, "name": "Ada", "nickname": None, "role": None}},
+        ),
     ],
 )  # fmt: skip
 def test_webhook_payloads_get_models_to_decode_deliveries(

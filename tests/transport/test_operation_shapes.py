@@ -166,7 +166,9 @@ async def test_a_json_patch_sends_null_for_none_and_leaves_unset_fields_out(
         return web.json_response({"id": 1})
 
     base = await _run(server, "/users/1", update)
-    op: Operation[Item] = Operation(id="user.update", method="PATCH", path="/users/1", response=Item, body="json")
+    op: Operation[Item] = Operation(
+        id="user.update", method="PATCH", path="/users/1", response=Item, body="json"
+    )
     body = {"name": msgspec.UNSET, "nickname": None, "role": "admin"}
     assert await make_client(base).call(op, body=body) == Item(id=1)
     assert msgspec.json.decode(seen[0]) == {"nickname": None, "role": "admin"}
