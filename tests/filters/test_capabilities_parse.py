@@ -608,3 +608,18 @@ def test_rendering_keeps_unchecked_parameters_and_unknown_types() -> None:
     rebuilt = eval(render_capabilities(caps), dict(NAMESPACE))
     assert rebuilt == caps
     assert rebuilt.unchecked == frozenset({"sort"})
+
+
+def test_a_sort_family_named_by_a_placeholder_is_parsed_not_left_unchecked() -> None:
+    from codegen.capabilities import parse_operation, parse_sort_prefixes
+    from kanbert_async._core.errors import InvalidRequestError
+
+    text = "Available sorts are name, created_at, custom_fields.<alias>.\nYou can sort by multiple options."
+    assert parse_sort_prefixes(text) == ["custom_fields."]
+    caps, warnings = parse_operation("clients.index", [{"name": "sort", "in": "query", "description": text}])
+    assert warnings == [] and caps is not None
+    assert caps.sorts == {"name", "created_at"} and caps.sort_prefixes == {"custom_fields."}
+    assert isinstance(caps, Capabilities)
+    assert caps.check_sort(["-custom_fields.industry", "name"]) == "-custom_fields.industry,name"
+    with pytest.raises(InvalidRequestError, match=r"custom_fields\.<alias>"):
+        caps.check_sort(["custom_fields."])
