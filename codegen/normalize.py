@@ -223,10 +223,15 @@ def hoist_inline_schemas(spec: Spec) -> Spec:
 
 
 def _kind(spec: Spec, schema: Any) -> str:
-    """What msgspec sees: "object", "array", "string" (str, dates, string enums), or another type."""
+    """What msgspec sees: "object" (also a union of objects), "array", "string" (str, dates, string
+    enums), another JSON type, "null", or "any" (a mixed union, or no type)."""
     schema = resolve(spec, schema) if isinstance(schema, dict) else {}
-    if _is_object(spec, schema) or schema.get("oneOf") or schema.get("anyOf"):
-        return "object" if _is_object(spec, schema) else "union"
+    if _is_object(spec, schema):
+        return "object"
+    members = schema.get("oneOf") or schema.get("anyOf")
+    if members:
+        kinds = {_kind(spec, m) for m in members} - {"null"}
+        return "object" if kinds == {"object"} else "any"
     types = [t for t in _types(schema) if t != "null"]
     if not types and "null" in _types(schema):
         return "null"
@@ -245,7 +250,7 @@ def _constant(schema: dict[str, Any]) -> Any:
 
 def _discriminator(spec: Spec, members: list[Any]) -> dict[str, Any] | None:
     """A property every member requires with a distinct constant value: the union's tag."""
-    if not all(isinstance(m, dict) and isinstance(m.get("$ref"), str) for m in members):
+    if not members or not all(isinstance(m, dict) and isinstance(m.get("$ref"), str) for m in members):
         return None
     resolved = [resolve(spec, m) for m in members]
     common = set.intersection(*(set(r.get("required", [])) for r in resolved))
@@ -277,7 +282,7 @@ def settle_unions(spec: Spec) -> Spec:
             if not isinstance(members, list) or "discriminator" in node:
                 continue
             kinds = [_kind(result, m) for m in members if _kind(result, m) != "null"]
-            if len(kinds) == len(set(kinds)) and "union" not in kinds and "any" not in kinds:
+            if len(kinds) <= 1 or (len(kinds) == len(set(kinds)) and "any" not in kinds):
                 continue
             tag = _discriminator(result, [m for m in members if _kind(result, m) == "object"])
             if tag is not None and kinds.count("object") == len(kinds):
