@@ -386,9 +386,8 @@ class Transport:
         if operation.body == "multipart":
             data = _form_data(body or {}, files)
         elif operation.body == "form":
-            data = [pair for name, value in (body or {}).items() for pair in encode_form_fields(name, value)]
+            data = _url_encoded(body or {})
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            data = urlencode(data).encode()
         elif operation.body == "json" and body is not None:
             json_body = msgspec.json.encode({k: v for k, v in body.items() if v is not msgspec.UNSET})
             headers["Content-Type"] = "application/json"
@@ -624,6 +623,12 @@ async def _spool_stream(value: Any, name: str, limit: int, operation_id: str) ->
 def _remove(path: str | os.PathLike[str]) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _url_encoded(body: Mapping[str, Any]) -> bytes:
+    """An ``application/x-www-form-urlencoded`` body with PHP-style field names."""
+    pairs = [pair for name, value in body.items() for pair in encode_form_fields(name, value)]
+    return urlencode(pairs).encode()
 
 
 def _form_data(body: Mapping[str, Any], files: Mapping[str, _Spooled]) -> aiohttp.FormData:

@@ -22,7 +22,7 @@ from .scratch import DOCUMENTS, Scratch
 from .test_generates import normalized, operations
 
 #: Instances per response schema: enough to meet nulls, empty lists and absent optionals.
-EXAMPLES_PER_SCHEMA = 10
+EXAMPLES_PER_SCHEMA = 8
 
 
 #: Objects nested deeper than the response's record (a list's item, a single GET's model) get
