@@ -109,7 +109,9 @@ def _operation_constant(op: Op) -> str:
     if op.response_model and not op.binary:
         fields.append(f"response={op.response_model}")
     if op.binary:
-        fields += ["binary=True", f"accept={op.accept!r}"]
+        fields.append("binary=True")
+    if op.accept != "application/json":
+        fields.append(f"accept={op.accept!r}")
     if op.paginated:
         fields.append("paginated=True")
         if op.cursor_param != "page[cursor]":

@@ -51,7 +51,11 @@ def success_response(spec: Spec, operation: dict[str, Any]) -> Success:
     content: dict[str, Any] = resolve(spec, responses[status]).get("content") or {}
     json_types = [m for m in content if is_json(m)]
     if json_types:
-        return Success(status, content[json_types[0]].get("schema", {}))
+        # A JSON flavour (application/vnd.api+json) is asked for by name; plain JSON stays second.
+        media = json_types[0]
+        plain = media.split(";", 1)[0].strip().lower() == "application/json"
+        accept = "application/json" if plain else f"{media}, application/json;q=0.9"
+        return Success(status, content[media].get("schema", {}), accept=accept)
     if content:
         accept = ", ".join([*content, "application/json;q=0.9"])
         return Success(status, binary=True, accept=accept)
