@@ -43,6 +43,10 @@ _MODELS = {
     "outgoingInvoiceMasters.show": "App\\Models\\OutgoingInvoiceMaster",
 }
 
+#: The relations a single record's answer carries. Its schema requires them, and the single-record
+#: routes offer no ``include`` to ask for them; only listings load them on request (``include=``).
+RECORD_RELATIONS = ("discounts", "external_costs", "line_items")
+
 Handler = Callable[[web.Request, SandboxState, Match, TokenInfo], Awaitable[web.StreamResponse]]
 
 
@@ -228,7 +232,7 @@ async def list_line_items(
 async def show(request: web.Request, state: SandboxState, match: Match, token: TokenInfo) -> web.Response:
     """``GET /outgoing-invoices/{id}`` and ``GET /outgoing-invoices/master/{id}``."""
     record = _find(state, request, match, token)
-    return json_response(200, record.model)
+    return json_response(200, state.store.present(record, RECORD_RELATIONS))
 
 
 async def pdf(request: web.Request, state: SandboxState, match: Match, token: TokenInfo) -> web.Response:
@@ -255,8 +259,8 @@ async def create_external(
         raise ApiError(422, exc.message, exc.errors) from None
     except UploadTooLarge:
         raise ApiError(413, "The uploaded data is too large.") from None
-    state.store.add_invoice(model, file)
-    return json_response(200, model)
+    record = state.store.add_invoice(model, file)
+    return json_response(200, state.store.present(record, RECORD_RELATIONS))
 
 
 HANDLERS: dict[str, Handler] = {
