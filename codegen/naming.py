@@ -126,14 +126,6 @@ def operation_names(path: str, operation: dict[str, object]) -> tuple[str, str]:
     return resource_name(tag_list, operation_id), action_words(action, words)
 
 
-def split_operation_id(operation_id: str) -> tuple[str, str]:
-    """``outgoingInvoices.createExternal`` → (``outgoing_invoices``, ``create_external``)."""
-    resource, sep, action = operation_id.rpartition(".")
-    if not sep:
-        raise ValueError(f"operationId {operation_id!r} is not of the form '<resource>.<action>'")
-    return snake(resource), snake(action)
-
-
 def method_name(action: str, *, resource: str = "", paginated: bool, binary: bool) -> str:
     """The Python method for an action: Laravel verbs read as Python verbs, lists and downloads say so.
 
