@@ -1,7 +1,7 @@
 """Operations of every shape the generator emits, over a real loopback server: url-encoded form
 bodies, bodiless answers, the documented ``Accept`` of downloads, and each paginator's way of
 naming the next page (Laravel's cursor and page-numbered paginators, bare or in a resource
-collection)."""
+collection) and of taking a page size."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from kanbert_async import KanbertClient
+from kanbert_async._core.list_args import ListArgs
 from kanbert_async._core.operation import Operation, Paging
 from tests.core.transport.loopback import LoopbackServer
 
@@ -34,6 +35,12 @@ class NumberedMeta(msgspec.Struct):
 class NumberedPage(msgspec.Struct):
     data: list[Item]
     meta: NumberedMeta
+
+
+class LengthAwarePage(msgspec.Struct):
+    data: list[Item]
+    current_page: int
+    last_page: int
 
 
 class SimplePage(msgspec.Struct):
@@ -170,3 +177,28 @@ async def test_a_json_patch_sends_null_for_none_and_leaves_unset_fields_out(
     body = {"name": msgspec.UNSET, "nickname": None, "role": "admin"}
     assert await make_client(base).call(op, body=body) == Item(id=1)
     assert msgspec.json.decode(seen[0]) == {"nickname": None, "role": "admin"}
+
+
+async def test_a_page_numbered_listing_sends_page_size_in_its_documented_parameter(
+    server: LoopbackServer, make_client: Callable[..., KanbertClient]
+) -> None:
+    seen: list[dict[str, str]] = []
+
+    async def pages(request: web.Request) -> web.Response:
+        seen.append(dict(request.query))
+        page = int(request.query.get("page", "1"))
+        return web.json_response({"data": [{"id": page}], "current_page": page, "last_page": 2})
+
+    base = await _run(server, "/posts", pages)
+    op: Operation[Item] = Operation(
+        id="post.pages",
+        method="GET",
+        path="/posts",
+        response=LengthAwarePage,
+        cursor_param="page",
+        page_size_param="per_page",
+        paging=Paging(current=("current_page",), last=("last_page",), meta=()),
+    )
+    items = [item.id async for item in make_client(base).paginate(op, args=ListArgs(page_size=1))]
+    assert items == [1, 2]
+    assert seen == [{"per_page": "1"}, {"per_page": "1", "page": "2"}]
