@@ -43,7 +43,7 @@ from .exchange import BodyReader, Outcome, Request, Response, failure_error
 from .multipart import form_data, spool_files
 from .operation import Operation, RequestOptions
 from .ratelimit import RateLimiter, Ticket
-from .retry import Failure, RetryPolicy, decide_retry, parse_retry_after
+from .retry import Failure, RetryPolicy, decide_retry
 from .settings import Timeout
 
 __all__ = ["Response", "Stats", "Transport"]
@@ -354,18 +354,17 @@ class Transport:
             self._answered(ticket, outcome)
 
     def _answered(self, ticket: Ticket, outcome: Outcome | None) -> None:
-        """What the limiter learns from an attempt: its answer's headers; after a 429, a cooldown.
-
-        ``outcome`` is None when the attempt ended without one (cancelled), and has no response
-        when the request failed on the way; the limiter learns nothing from either today.
-        """
+        """What the limiter learns from an attempt: the answer's status and headers (a 429's wait
+        among them), or that none came — cancelled (``outcome`` None), or failed on the way."""
         live = outcome.live if outcome is not None else None
         if outcome is None or live is None:
+            # It may have reached the server and counted — unless the connection never opened.
+            never_sent = outcome is not None and outcome.failure is Failure.CONNECT
+            self.limiter.release(ticket, sent=not never_sent)
             return
-        self.limiter.observe(live.headers, ticket)
+        self.limiter.observe(ticket, live.status, live.headers)
         if live.status == 429:
             self.stats.rate_limited += 1
-            self.limiter.cooldown(parse_retry_after(live.headers, time.time()))
             outcome.held_for = self.limiter.cooldown_remaining()
 
     async def _send_single(self, request: Request) -> Outcome:
