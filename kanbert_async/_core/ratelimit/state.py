@@ -299,11 +299,23 @@ class RateLimitState:
                 self.window.longer_than(window)
         wait = seen.wait
         if wait is None or wait <= 0:
-            # Nothing said (or "now", and it was not): a probe after a backoff that doubles.
+            # Nothing said (or "now", and it was not): a probe after a backoff that doubles. Laravel
+            # rounds its wait down: then probe once when a window that began with our first request
+            # could end (windows last whole seconds). The first request to pass bounds the window.
             until = now + self._blind_backoff
+            first_try = self._blind_backoff == BLIND_BACKOFF
             self._blind_backoff = min(_BLIND_BACKOFF_MAX, 2 * self._blind_backoff)
             if in_window and opener is not None:
                 self._blind = (opener, ticket)
+                if (
+                    wait is not None
+                    and self._remaining is not None
+                    and self.window.seconds is None
+                    and first_try
+                ):
+                    earliest = opener.sent_at + max(1.0, math.ceil(ticket.sent_at - opener.sent_at - 1e-6))
+                    if now < earliest + self._margin < until:
+                        until = earliest + self._margin
         else:
             until = now + wait
             if in_window and opener is not None:
