@@ -3,6 +3,7 @@ ends it (done, a failure, Ctrl-C, a closed pipe) into output and an exit code.""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -45,7 +46,11 @@ def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kanbert-async`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    configure_logging()
+    with configure_logging():
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "export":
             check_export_args(args)
