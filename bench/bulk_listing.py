@@ -11,9 +11,9 @@ window per token). Contenders, interleaved, each with a fresh out-of-the-box cli
 429s are timed client side (the ``kanbert_async`` logger's retry records, cross-checked with
 ``kb.stats.rate_limited``) and counted server side (``/__sandbox__/counters``).
 
-Bars: partitioned within 1.15× of the bound; ≥ 4× faster than the loop; no 429 after the first second.
-The partitioned scan is measured again over a listing of 500+ pages against the same bars (the loop
-is left out there: it would take a minute a run and says nothing new).
+Bars: partitioned within 1.10× of the bound; ≥ 4× faster than the loop; no 429 after the first second.
+The partitioned scan is measured again over a listing of 500+ pages: within 1.05× of its bound, no 429
+after the first second (the loop is left out there: it would take a minute a run and says nothing new).
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from kanbert_async import KanbertClient
 
 from .common import Figure, Result, SandboxProcess, listed_count, profile
 
-BOUND_BAR = 1.15
+#: Issue 12's bars: the scan within 1.10× of the bound at 200+ pages, 1.05× at 500+ (start-up weighs less).
+BOUND_BAR = 1.10
+LONG_BOUND_BAR = 1.05
 LOOP_BAR = 4.0
 RATE = 50
 LATENCY = 0.1
@@ -256,8 +258,8 @@ def run(quick: bool = False) -> Result:
         long_late = max(w.late_429s for w in long.walks[PARTITIONED])
         key, late_key = f"partitioned / bound{suffix}", f"429s after the first second{suffix}"
         ratios.update({key: long_vs_bound, late_key: long_late})
-        bars.update({key: f"≤ {BOUND_BAR}×", late_key: "= 0"})
-        met.update({key: long_vs_bound <= BOUND_BAR, late_key: long_late == 0})
+        bars.update({key: f"≤ {LONG_BOUND_BAR}×", late_key: "= 0"})
+        met.update({key: long_vs_bound <= LONG_BOUND_BAR, late_key: long_late == 0})
         notes.append(_describe(PARTITIONED + suffix, long.walks[PARTITIONED]))
         setup["longer listing"] = (
             f"{long.invoices} invoices, {long.listed} listed → {long.pages} pages; bound "

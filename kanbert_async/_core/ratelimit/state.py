@@ -39,8 +39,8 @@ SLOW_START_LIMIT = 3
 #: How long the first probe waits after a 429 that states no wait; doubles while 429s continue.
 BLIND_BACKOFF = 1.0
 _BLIND_BACKOFF_MAX = 60.0
-#: A request comes back at least this much after its window (more when round trips vary: one-way
-#: delays differ by up to as much as they do).
+#: A request comes back at least this much after its window (more once a 429 showed one-way
+#: delays differ by more).
 RESET_MARGIN = 0.01
 #: Round trips remembered to measure how much they vary.
 _ROUND_TRIPS = 32
@@ -94,21 +94,33 @@ class RateLimitState:
         self._info = RateLimitInfo()
         self.window = WindowEstimate()
         # The lowest Remaining stated (None: the server never spoke of a budget), by the answer to
-        # _low that arrived at _low_at; and when our requests that counted left (sorted, recent).
+        # _low that arrived at _low_at, counted by the server about _low_counted; and when our
+        # requests that counted were counted (sorted, recent).
         self._remaining: int | None = None
         self._low: Ticket | None = None
         self._low_at = -math.inf
+        self._low_counted = -math.inf
         self._sent: list[float] = []
+        # The request out testing that several requests reckoned back have come back.
+        self._testing: Ticket | None = None
+        # The shortest round trips seen: a request's way to the server takes no longer than one.
         self._round_trips: collections.deque[float] = collections.deque(maxlen=_ROUND_TRIPS)
-        # How much after its window a request comes back: at least as much as round trips vary,
-        # more once a 429 showed that too little (_least).
-        self._least = RESET_MARGIN
+        # How much after its window a request comes back: RESET_MARGIN, more once a 429 showed
+        # that too little. (Round trips vary mostly with the server's work, which comes after its
+        # throttle counted the request: their spread would overstate how much one-way delays vary.)
         self._margin = RESET_MARGIN
         self._reset_at: float | None = None
         # The first request after the last cooldown (or of all): it opens a window, which a 429 to
         # a later request measures.
         self._opener: Ticket | None = None
+        self._opener_answered = -math.inf
         self._opens_window = True
+        # A window seen to begin (Remaining one below the limit), when the server began it, and the
+        # latest-sent request it counted or refused since: None when a count went up unseen.
+        self._proven: Ticket | None = None
+        self._proven_opened = -math.inf
+        self._last_counted: Ticket | None = None
+        self._last_remaining = 0
         self._cooldown_until = -math.inf
         self._echoes_until = 0
         self._blind_backoff = BLIND_BACKOFF
@@ -139,7 +151,7 @@ class RateLimitState:
         the next answer)."""
         if now < self._cooldown_until:
             return self._cooldown_until
-        pace = self._rate
+        pace, testing = self._rate, False
         if self._remaining is None:
             learned = self._learned_pace()
             if learned is None and pace is None and self.in_flight >= self._cwnd:
@@ -152,6 +164,12 @@ class RateLimitState:
                 due = comes_back or self._stated_reset(now) or self._probe_at(now)
                 if due is None or due > now:
                     return due
+            elif self._remaining - self.in_flight < 1 and available >= 2:
+                # Only our reckoning says these came back, and several at once (a burst of ours
+                # returning): one request tests it before the rest — sent early, they all meet 429s.
+                if self._testing is not None:
+                    return None
+                testing = True
         if pace is not None:
             if self._tat > now:
                 return self._tat
@@ -159,8 +177,10 @@ class RateLimitState:
         self.issued += 1
         self.in_flight += 1
         ticket = Ticket(self.issued, now)
+        if testing:
+            self._testing = ticket
         if self._opens_window:
-            self._opens_window, self._opener = False, ticket
+            self._opens_window, self._opener, self._opener_answered = False, ticket, -math.inf
             if self._sharpened is True:
                 self._sharpened = ticket
         return ticket
@@ -176,7 +196,7 @@ class RateLimitState:
         window = self.window.seconds
         if window is None:
             return left, None
-        start = -math.inf if self._low is None else self._low.sent_at
+        start = self._low_counted
         # Requests that left in (start - window, now - window] came back after the lowest count,
         # but no more of them than that count said were out: a server may give back earlier.
         first = bisect.bisect_right(self._sent, start - window)
@@ -201,6 +221,8 @@ class RateLimitState:
         """The request ended without an answer (connection error, timeout, cancelled). ``sent``: it
         may have reached the server, so it is held against the budget for a window."""
         self.in_flight = max(0, self.in_flight - 1)
+        if ticket == self._testing:
+            self._testing = None
         if sent:
             self._count(ticket)
             if self._remaining and self._low is not None and ticket.sent_at >= self._low.sent_at:
@@ -213,7 +235,10 @@ class RateLimitState:
         at ``now`` (omit it when ``now`` is unix time)."""
         self.in_flight = max(0, self.in_flight - 1)
         self._round_trips.append(now - ticket.sent_at)
-        self._margin = max(self._least, max(self._round_trips) - min(self._round_trips))
+        if ticket == self._testing:
+            self._testing = None
+        if ticket == self._opener:
+            self._opener_answered = now
         if seen.window is not None:
             self.window.state(seen.window)
         if status == 429:
@@ -227,9 +252,9 @@ class RateLimitState:
             reset=None if reset is None or reset < now else unix + (reset - now),
         )
 
-    def _count(self, ticket: Ticket) -> None:
-        """``ticket``'s request counted against the budget: remember when it left."""
-        bisect.insort(self._sent, ticket.sent_at)
+    def _count(self, ticket: Ticket, at: float | None = None) -> None:
+        """``ticket``'s request counted against the budget: remember when (by default, when it left)."""
+        bisect.insort(self._sent, ticket.sent_at if at is None else at)
         window = self.window.seconds
         if window is None:
             del self._sent[:-_SENT_MAX]
@@ -244,7 +269,10 @@ class RateLimitState:
 
     def _on_passed(self, ticket: Ticket, seen: Observation, now: float) -> None:
         self._blind_backoff = BLIND_BACKOFF
-        self._count(ticket)
+        # A stated budget gives each request back a window after the server counted it; without
+        # headers, what passed is counted by when it left, as the 429s that measure it are.
+        counted = self._counted_at(ticket, now) if seen.remaining is not None else ticket.sent_at
+        self._count(ticket, counted)
         if self._blind is not None and ticket.sent_at > self._blind[1].sent_at:
             self._end_blind_wait(ticket, now)
         if seen.remaining is None:
@@ -258,17 +286,40 @@ class RateLimitState:
             elif self.window.seconds is not None:
                 self.learned.used(self._sent_within_window(now), self.window.seconds, now)
             return
+        self._follow_window(ticket, seen.remaining, seen.limit or self._info.limit, now)
         if self._remaining is None or seen.remaining < self._remaining or ticket.sent_at >= self._low_at:
             self._remaining, self._low, self._low_at = seen.remaining, ticket, now
+            self._low_counted = counted
             if seen.reset is not None:
                 self._reset_at = now + seen.reset
+
+    def _follow_window(self, ticket: Ticket, remaining: int, limit: int | None, now: float) -> None:
+        """Follow a window by its Remaining: one below the limit is the first request it counted, so
+        it began with that request (a 429 in it measures it) and the window before had ended; a count
+        that goes up otherwise began a window unseen."""
+        proven, last = self._proven, self._last_counted
+        if limit is not None and remaining == limit - 1:
+            if proven is not None and ticket.sent_at <= proven.sent_at:
+                return
+            if proven is not None and last is not None and last.sent_at < ticket.sent_at:
+                # The window before had not ended when ``last`` reached the server (after it left),
+                # and had when ``ticket`` did (before its answer came).
+                self.window.bound(last.sent_at - self._proven_opened, now - proven.sent_at)
+            self._opener, self._opens_window, self._opener_answered = ticket, False, now
+            self._proven, self._proven_opened = ticket, self._opened_by(ticket)
+            self._last_counted, self._last_remaining = ticket, remaining
+        elif last is not None and ticket.sent_at > last.sent_at:
+            if remaining <= self._last_remaining:
+                self._last_counted, self._last_remaining = ticket, remaining
+            else:
+                self._last_counted = None
 
     def _end_blind_wait(self, passed: Ticket, now: float) -> None:
         """``passed`` is the first to pass after a 429 that said nothing: the window ended in between."""
         assert self._blind is not None
         opener, refused = self._blind
         self._blind = None
-        self.window.bound(refused.sent_at - opener.sent_at, passed.sent_at - opener.sent_at)
+        self.window.bound(refused.sent_at - self._opened_by(opener), passed.sent_at - opener.sent_at)
         if self._remaining is None and self.learned.count is None:
             self._learn_budget(refused, opener, now)
             self._pace_from_recent(now, in_flight=self.in_flight)
@@ -289,12 +340,11 @@ class RateLimitState:
         if self._remaining is not None and self._came_back_too_early(ticket):
             # Let go when a request of a window before was taken as back: its way to the server was
             # slower than this one's, or the window is longer than measured.
-            # Delays vary by no more than a round trip: past that, it is the window.
+            # One-way delays vary by no more than the quickest round trip: past that, it is the window.
             window = self.window.seconds or 0.0
-            round_trip = max(self._round_trips, default=RESET_MARGIN)
-            if self._margin < round_trip and self._margin < window / 4:
-                self._least = min(window / 4, max(2 * self._margin, round_trip))
-                self._margin = max(self._margin, self._least)
+            network = min(self._round_trips, default=RESET_MARGIN)
+            if self._margin < min(network, window / 4):
+                self._margin = min(network, window / 4, 2 * self._margin)
             else:
                 self.window.longer_than(window)
         wait = seen.wait
@@ -313,9 +363,10 @@ class RateLimitState:
                     and self.window.seconds is None
                     and first_try
                 ):
-                    earliest = opener.sent_at + max(1.0, math.ceil(ticket.sent_at - opener.sent_at - 1e-6))
-                    if now < earliest + self._margin < until:
-                        until = earliest + self._margin
+                    opened = self._opened_by(opener)
+                    earliest = opened + max(1.0, math.ceil(ticket.sent_at - opened - 1e-6))
+                    if earliest + self._margin < until:
+                        until = max(now, earliest + self._margin)  # now, when it already could have
         else:
             until = now + wait
             if in_window and opener is not None:
@@ -323,10 +374,10 @@ class RateLimitState:
                 # again (Retry-After; a reset header may name a bucket's next token instead).
                 stated = seen.retry_after if seen.retry_after is not None else wait
                 ends = now + stated - opener.sent_at
-                self.window.bound(ticket.sent_at - opener.sent_at, ends)
+                self.window.bound(ticket.sent_at - self._opened_by(opener), ends)
                 if seen.coarse:
                     # Counted from when it reached the server, which was after it left.
-                    self.window.bound(ticket.sent_at + stated - 1.0 - opener.sent_at, ends)
+                    self.window.bound(ticket.sent_at + stated - 1.0 - self._opened_by(opener), ends)
                 until = self._sharpened_until(until, seen.coarse, now)
         self._reset_at = until
         self._cooldown_until = max(self._cooldown_until, until)
@@ -334,7 +385,23 @@ class RateLimitState:
             self._learn_budget(ticket, opener, now)
         else:
             self._remaining, self._low, self._low_at = 0, ticket, now
+            self._low_counted = self._counted_at(ticket, now)
+            if self._last_counted is not None and ticket.sent_at > self._last_counted.sent_at:
+                self._last_counted, self._last_remaining = ticket, 0  # it reached the window in time
         self._opens_window = True
+
+    def _opened_by(self, opener: Ticket) -> float:
+        """When the window ``opener`` opened began: when the server counted it."""
+        if opener != self._opener or not math.isfinite(self._opener_answered):
+            return opener.sent_at
+        return self._counted_at(opener, self._opener_answered)
+
+    def _counted_at(self, ticket: Ticket, answered: float) -> float:
+        """When the server counted ``ticket``'s request, answered at ``answered``: as long after it
+        left as its round trip took longer than the quickest — it waited behind others' work, and
+        may have waited before being counted."""
+        slower = answered - ticket.sent_at - min(self._round_trips, default=0.0)
+        return ticket.sent_at + (slower if slower > 1e-6 else 0.0)
 
     def _came_back_too_early(self, refused: Ticket) -> bool:
         """Whether ``refused`` went because a request of a window before was taken as back."""
@@ -376,7 +443,7 @@ class RateLimitState:
         window, opener = self.window.seconds, self._opener
         if not (coarse and self._sharpen and window is not None and opener is not None):
             return stated
-        back = opener.sent_at + window + self._margin
+        back = self._opened_by(opener) + window + self._margin
         if stated - 1.0 < back < stated and back > now:
             self._sharpened = True
             return back

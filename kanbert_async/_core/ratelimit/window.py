@@ -12,12 +12,17 @@ __all__ = ["GROW_EVERY", "LearnedBudget", "WindowEstimate"]
 GROW_EVERY = 8
 
 
+#: How far past a whole second a low bound may be and still be that second: bounds come from when
+#: requests left, and one may take this much longer to reach the server than another.
+WHOLE_SECOND_SLACK = 0.1
+
+
 def _whole_window(low: float, high: float) -> float:
     """A window length from its bounds. Servers count windows in whole seconds (every time they
     state is in whole seconds), so: the shortest whole number of seconds the bounds admit (a 429
     that proves it too short moves to the next), else the whole seconds around ``high`` — bounds
     under a second come from a bucket's next token, not from a window."""
-    whole = max(1, math.ceil(low - 1e-6))
+    whole = max(1, math.ceil(low - WHOLE_SECOND_SLACK))
     return float(whole if whole <= high + 1e-6 else max(1, math.ceil(high - 1e-6)))
 
 
@@ -51,8 +56,9 @@ class WindowEstimate:
             self.seconds = _whole_window(self._low, self._high)
 
     def longer_than(self, seconds: float) -> None:
-        """A request sent when the window was taken to be over met a 429: it is longer."""
-        self.bound(seconds + 1e-3)
+        """A request sent when the window was taken to be over met a 429: it is longer (by a
+        whole second, as windows are whole seconds)."""
+        self.bound(math.floor(seconds + 1e-6) + 1.0)
 
 
 class LearnedBudget:

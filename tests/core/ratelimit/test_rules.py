@@ -17,7 +17,7 @@ from kanbert_async._core.ratelimit import (
     parse_rate,
 )
 from kanbert_async._core.ratelimit.state import BLIND_BACKOFF, RESET_MARGIN, SLOW_START_LIMIT
-from kanbert_async._core.ratelimit.window import GROW_EVERY
+from kanbert_async._core.ratelimit.window import GROW_EVERY, WindowEstimate
 from kanbert_async.sandbox.ratelimit import RateLimit, Throttle, make_throttle
 
 UNIX = 1_780_000_000.0
@@ -177,7 +177,32 @@ def test_each_request_comes_back_one_window_after_it_left() -> None:
     answer(state, burst, 0.1, laravel(0))
     assert state.admit(0.5) == pytest.approx(1.0 + RESET_MARGIN), "the first request's unit comes back first"
     assert len(admit_all(state, 1.0 + RESET_MARGIN)) == 1
-    assert len(admit_all(state, 1.05 + RESET_MARGIN)) == 9
+    assert len(admit_all(state, 1.05 + RESET_MARGIN)) == 1, "the burst is back: one tests it (below)"
+
+
+def test_a_burst_of_ours_reckoned_back_at_once_is_tested_by_one_request_before_the_rest() -> None:
+    # A sliding log gives each request back a window after it counted it: our burst of nine comes
+    # back together, if we reckoned right — the server has not said so.
+    state = RateLimitState()
+    state.window.state(1.0)
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    answer(state, admit_all(state, 0.05), 0.1, laravel(0))
+    [test] = admit_all(state, 1.1)
+    assert state.admit(1.1) is None, "the rest wait for the test's answer"
+    state.on_answer(test, 200, laravel(8), 1.15)
+    assert len(admit_all(state, 1.15)) == 8
+
+
+def test_a_burst_reckoned_back_too_early_meets_one_429_not_a_burst_of_them() -> None:
+    state = RateLimitState()
+    state.window.state(1.0)
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    answer(state, admit_all(state, 0.05), 0.1, laravel(0))
+    [test] = admit_all(state, 1.07)
+    state.on_answer(test, 429, Observation(limit=10, remaining=0, retry_after=1.0), 1.12)
+    assert state.admit(1.12) == state.cooldown_until > 1.12
 
 
 def test_a_fixed_window_that_gave_everything_back_at_its_end_is_not_credited_twice() -> None:
@@ -251,6 +276,40 @@ def test_a_429_that_says_nothing_is_probed_after_a_backoff_that_doubles() -> Non
     [probe] = admit_all(state, state.cooldown_until)
     state.on_answer(probe, 429, Observation(), 1.1)
     assert state.cooldown_until == pytest.approx(1.1 + 2 * BLIND_BACKOFF)
+
+
+def test_a_laravel_window_seen_to_start_again_is_measured_without_a_429() -> None:
+    # Laravel's Remaining counts down, then is one below the limit again: a new window began.
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    later, again = state.admit(0.6), state.admit(1.02)
+    assert isinstance(later, Ticket) and isinstance(again, Ticket)
+    state.on_answer(later, 200, laravel(8), 0.65)
+    state.on_answer(again, 200, laravel(9), 1.07)
+    assert state.window.seconds == 1.0, "not ended at 0.6, ended by 1.07: a whole second"
+
+
+def test_a_window_measured_a_little_over_a_whole_second_is_that_second() -> None:
+    # Bounds come from when requests left; one took a few milliseconds longer to arrive.
+    window = WindowEstimate()
+    window.bound(1.004, 1.5)
+    assert window.seconds == 1.0
+    window.longer_than(1.0)
+    assert window.seconds == 2.0, "a 429 proving it longer moves to the next whole second"
+
+
+def test_laravel_saying_now_after_its_window_could_have_ended_is_probed_at_once() -> None:
+    # Laravel floors its wait: "Retry-After: 0" answered after a second since our first request
+    # went means the window may have ended already.
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(1), 0.05)
+    [last] = admit_all(state, 0.9)
+    state.on_answer(last, 200, laravel(0), 0.95)
+    [probe] = admit_all(state, 0.95)
+    state.on_answer(probe, 429, Observation(limit=10, remaining=0, retry_after=0.0), 1.1)
+    assert isinstance(state.admit(1.1), Ticket), "not a blind second later"
 
 
 def test_a_retry_after_of_zero_that_is_still_refused_is_treated_as_saying_nothing() -> None:
