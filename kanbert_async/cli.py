@@ -232,6 +232,7 @@ def _export_parser(commands: Any) -> None:
     runs.add_argument("--concurrency", type=_positive, default=8, help="concurrent PDF downloads")
     runs.add_argument("--page-size", type=_positive, default=100, help="records per request")
     runs.add_argument("--quiet", action="store_true", help="no progress output")
+    _verbosity_option(runs)
     _connection_options(export)
 
 
@@ -259,6 +260,7 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     add_arguments(sandbox)
+    _verbosity_option(sandbox)
 
     demo = commands.add_parser(
         "demo",
@@ -274,6 +276,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="output directory")
     demo.add_argument("--invoices", type=_positive, default=2000, help="invoices in the sandbox")
     demo.add_argument("--seed", type=int, default=1, help="data seed")
+    _verbosity_option(demo)
     return parser
 
 
@@ -513,17 +516,39 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def _configure_logging() -> None:
-    """Retries and recoveries as short lines on stderr, not Python's bare last-resort output."""
+def _configure_logging(verbosity: int) -> Callable[[], None]:
+    """Retries and recoveries as short lines on stderr, not Python's bare last-resort output; with
+    ``-v`` one line per request, with ``-vv`` their query and headers too (credentials redacted).
+
+    Returns what puts the logger back as it was (for callers of :func:`main` in-process).
+    """
     logger = logging.getLogger("kanbert_async")
-    if not logger.handlers:
-        handler = _StderrHandler()
-        # On a terminal, wipe the live progress line first so the message gets a line of its own.
-        prefix = "\r\x1b[K" if sys.stderr.isatty() else ""
-        handler.setFormatter(logging.Formatter(prefix + "kanbert-async: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
-        logger.propagate = False
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    handler = _StderrHandler()
+    # On a terminal, wipe the live progress line first so the message gets a line of its own.
+    prefix = "\r\x1b[K" if sys.stderr.isatty() else ""
+    handler.setFormatter(logging.Formatter(prefix + "kanbert-async: %(message)s"))
+    logger.handlers = [handler]
+    logger.setLevel(_VERBOSITY[min(verbosity, 2)])
+    logger.propagate = False
+
+    def restore() -> None:
+        logger.handlers, logger.level, logger.propagate = saved
+
+    return restore
+
+
+_VERBOSITY = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+
+
+def _verbosity_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: one line per request (status, time, request id); -vv: also query and headers",
+    )
 
 
 def _saved_progress(args: argparse.Namespace) -> str:
@@ -541,7 +566,7 @@ def _saved_progress(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kanbert-async`` console script; returns the exit code."""
     args = _build_parser().parse_args(argv)
-    _configure_logging()
+    restore_logging = _configure_logging(args.verbose)
     try:
         if args.command == "export":
             _check_export_args(args)
@@ -572,6 +597,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kanbert-async: error: {message}", file=sys.stderr)
         sys.stderr.write(_caret(exc, args))
         return code
+    finally:
+        restore_logging()
 
 
 if __name__ == "__main__":
