@@ -4,7 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup generate check lint typecheck test test-lowest demo bench spec-download clean
+.PHONY: setup generate check lint typecheck test test-lowest demo bench spec-download prism clean
+
+# Stoplight Prism, the mock server the contract tests run against: pinned, installed from npm into
+# .prism/ (git-ignored) once; later runs find the stamp and do nothing.
+PRISM_VERSION := 5.16.0
+PRISM_STAMP   := .prism/.installed-$(PRISM_VERSION)
 
 # pip >= 25.1 reads [dependency-groups] (--group); the upgrade brings a fresh venv's pip there.
 $(STAMP): pyproject.toml
@@ -44,8 +49,9 @@ test-lowest: $(LOWEST_STAMP)
 
 setup: $(STAMP)
 
+# `make generate SPEC=path/to/openapi.json` generates from another description (OVERLAY=... too).
 generate: $(STAMP)
-	$(PY) -m codegen
+	$(PY) -m codegen $(if $(SPEC),--spec $(SPEC)) $(if $(OVERLAY),--overlay $(OVERLAY))
 
 check: $(STAMP)
 	$(PY) -m codegen --check
@@ -57,7 +63,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict kanbert_async
 
-test: check lint typecheck
+$(PRISM_STAMP):
+	rm -rf .prism && mkdir -p .prism
+	npm install --prefix .prism --no-audit --no-fund --loglevel=error @stoplight/prism-cli@$(PRISM_VERSION)
+	touch $(PRISM_STAMP)
+
+prism: $(PRISM_STAMP)
+
+test: check lint typecheck prism
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory test-lowest
 
@@ -71,4 +84,4 @@ spec-download: $(STAMP)
 	$(PY) -m codegen.download
 
 clean:
-	rm -rf $(VENV) $(LOWEST) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) .mypy_cache .pytest_cache .ruff_cache .prism

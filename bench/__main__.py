@@ -29,8 +29,9 @@ BENCHMARKS = {
     "bulk_listing": "bulk_listing",
     "export": "export",
     "cold_start": "cold_start",
+    "throttles": "throttles",
 }
-PACKAGES = ("kanbert-async", "msgspec", "aiohttp", "anyio", "pydantic", "pydantic-core", "httpx",
+PACKAGES = ("kanbert-async", "msgspec", "aiohttp", "pydantic", "pydantic-core", "httpx",
             "datamodel-code-generator")  # fmt: skip
 MARKDOWN = ROOT / "BENCHMARKS.md"
 RESULTS = BENCH_DIR / ".results"

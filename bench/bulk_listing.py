@@ -69,7 +69,7 @@ class Walk:
     rate_limited: int
     late_429s: int
     server_429s: int = 0
-    pace: float | None = None
+    pace: float | None = None  # the window the client measured (seconds)
     server_limit: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -98,7 +98,7 @@ async def _walk(
                 await asyncio.gather(task, return_exceptions=True)
                 items = extra.get("items", 0)
             elapsed = time.perf_counter() - started
-            state = kb._transport.limiter.state  # diagnostics only: the pace the client settled on
+            state = kb._transport.limiter.state  # diagnostics only: what the client learned
             walk = Walk(
                 elapsed=elapsed,
                 items=items,
@@ -106,7 +106,7 @@ async def _walk(
                 finished=finished,
                 rate_limited=kb.stats.rate_limited,
                 late_429s=sum(1 for t in handler.times if t - started > 1.0),
-                pace=state.rate(time.monotonic()),
+                pace=state.window.seconds,
                 server_limit=kb.rate_limit.limit,
                 extra=extra,
             )
@@ -295,7 +295,7 @@ def _describe(name: str, runs: list[Walk]) -> str:
             f"{walk.elapsed:.1f} s{'' if walk.finished else ' (stopped)'}, {walk.items} items, "
             f"{walk.requests} requests, 429s: {walk.rate_limited} client / {walk.server_429s} server "
             f"({walk.late_429s} after 1 s), server's X-RateLimit-Limit {walk.server_limit}, "
-            "client pace at the end " + (f"{walk.pace:.2f} req/s" if walk.pace is not None else "unlimited")
+            "client's measured window " + (f"{walk.pace:g} s" if walk.pace is not None else "unknown")
         )
         if "scan" in walk.extra:
             stats = walk.extra["scan"]

@@ -86,8 +86,8 @@ def _timing(quick: bool, cache: Path) -> tuple[Figure, Figure, dict[str, str], l
             runs.append(
                 f"{report['elapsed']:.1f} s{'' if report['finished'] else ' (stopped)'}, "
                 f"{report['requests']} requests, {report['rate_limited']} 429s, {report['retries']} retries, "
-                f"server's X-RateLimit-Limit {report['server_limit']}, client pace at the end "
-                + (f"{pace:.2f} req/s" if pace is not None else "unlimited")
+                f"server's X-RateLimit-Limit {report['server_limit']}, client's measured window "
+                + (f"{pace:g} s" if pace is not None else "unknown")
             )
         setup = {
             "time": f"{invoices} invoices ({listed} listed) → {math.ceil(listed / PAGE_SIZE)} pages + "

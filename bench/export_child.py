@@ -46,8 +46,8 @@ async def _export(args: argparse.Namespace) -> dict[str, Any]:
             requests=kb.stats.requests,
             rate_limited=kb.stats.rate_limited,
             retries=kb.stats.retries,
-            # Diagnostics only: the pace (requests/s) the client's limiter had settled on at the end.
-            pace=kb._transport.limiter.state.rate(time.monotonic()),
+            # Diagnostics only: the window (seconds) the client's limiter had measured by the end.
+            pace=kb._transport.limiter.state.window.seconds,
             server_limit=kb.rate_limit.limit,
         )
     return outcome

@@ -1,4 +1,4 @@
-"""Render endpoint stubs: one resource class per operationId resource, and the client mixin.
+"""Render endpoint stubs: one resource class per resource (an operation's tag), and the client mixin.
 
 Stubs hold no HTTP logic: each method gathers its arguments and hands them, with its
 :class:`~kanbert_async._core.operation.Operation` constant, to the client (the ``OperationRunner``).
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import textwrap
 from collections import defaultdict
+from collections.abc import Iterable
 
 from codegen.naming import pascal, snake
-from codegen.operations import PAGE_SIZE_PARAM, Op, Param
+from codegen.operations import PAGE_SIZE_PARAMS, Op, Param
 from codegen.render_capabilities import render_capabilities
 from codegen.render_extras import EXTRA_ARGS_DOC, EXTRA_OPTIONS, EXTRA_PARAMS
 from codegen.render_raw import raw_class, raw_property
@@ -100,7 +101,7 @@ def _type_aliases(op: Op) -> list[str]:
 
 
 def _operation_constant(op: Op) -> str:
-    result_type = op.item_model if op.paginated else (op.response_model or "Any")
+    result_type = op.item_model if op.paginated else (op.response_model or "None")
     if op.binary:
         result_type = "bytes"
     fields = [
@@ -110,8 +111,20 @@ def _operation_constant(op: Op) -> str:
     ]
     if op.response_model and not op.binary:
         fields.append(f"response={op.response_model}")
+    if op.accept != "application/json":
+        fields.append(f"accept={op.accept!r}")
+    if op.paginated:
+        if op.cursor_param != "page[cursor]":
+            fields.append(f"cursor_param={op.cursor_param!r}")
+        if op.paging != {"next": ("meta", "next_cursor"), "meta": ("meta",)}:
+            args = ", ".join(f"{k}={v!r}" for k, v in op.paging.items())
+            fields.append(f"paging=Paging({args})")
+    if op.page_size_param != "page[size]":
+        fields.append(f"page_size_param={op.page_size_param!r}")
     if op.body_kind:
         fields.append(f"body={op.body_kind!r}")
+    if op.files and set(op.files) != set(op.file_limits):
+        fields.append(f"files={tuple(op.files)!r}")
     if op.file_limits:
         fields.append(f"file_limits={dict(sorted(op.file_limits.items()))!r}")
     if op.scopes:
@@ -154,7 +167,7 @@ def _method(op: Op) -> str:
     elif op.binary:
         returns = "BinaryResponse"
     else:
-        returns = op.response_model or "Any"
+        returns = op.response_model or "None"
 
     doc_lines = [op.summary or op.operation_id, ""]
     if op.description:
@@ -212,7 +225,7 @@ def _method(op: Op) -> str:
 
 def _list_argument(param: Param) -> str | None:
     """The :class:`~kanbert_async._core.list_args.ListArgs` field a query parameter fills, if any."""
-    if param.api_name == PAGE_SIZE_PARAM:
+    if param.api_name in PAGE_SIZE_PARAMS:
         return "page_size"
     name = param.api_name.split("[")[0] if param.is_map else param.api_name
     return name if name in ("sort", "include", "filter", "computed_fields") else None
@@ -226,23 +239,8 @@ def _ordered(ops: list[Op]) -> list[Op]:
 
 def render_resource(resource: str, ops: list[Op]) -> str:
     """The module for one resource."""
-    models = sorted(
-        {m for op in ops for m in (op.response_model, op.item_model) if m}
-        | {word for op in ops for p in op.params for word in _words(p.annotation) if word[:1].isupper()}
-        - {
-            "Any",
-            "Literal",
-            "Mapping",
-            "Sequence",
-            "FileInput",
-            "Filter",
-            "Computed",
-            "None",
-            "SortArg",
-            "IncludeArg",
-            "UnsetType",
-        }
-    )
+    annotations = [m for op in ops for m in (op.response_model, op.item_model) if m]
+    models = model_names_in([*annotations, *(p.annotation for op in ops for p in op.params)])
     class_name = pascal(resource)
     tag = ops[0].tag
     parts = [
@@ -276,6 +274,18 @@ def render_resource(resource: str, ops: list[Op]) -> str:
     return "".join(parts)
 
 
+#: Capitalised names in annotations that are not generated models.
+_NOT_MODELS = frozenset(
+    {"Any", "Literal", "Mapping", "Sequence", "FileInput", "Filter", "Computed", "None", "SortArg",
+     "IncludeArg", "UnsetType"}
+)  # fmt: skip
+
+
+def model_names_in(annotations: Iterable[str]) -> list[str]:
+    """The generated models type expressions name, sorted: ``list[Client] | None`` → ``["Client"]``."""
+    return sorted({word for text in annotations for word in _words(text) if word[:1].isupper()} - _NOT_MODELS)
+
+
 def _words(annotation: str) -> list[str]:
     cleaned = annotation
     for ch in "[]|,":
@@ -284,7 +294,7 @@ def _words(annotation: str) -> list[str]:
 
 
 def group_by_resource(ops: list[Op]) -> dict[str, list[Op]]:
-    """Operations grouped by their operationId resource, in document order."""
+    """Operations grouped by their resource, in document order."""
     grouped: dict[str, list[Op]] = defaultdict(list)
     for op in ops:
         grouped[op.resource].append(op)
@@ -292,27 +302,45 @@ def group_by_resource(ops: list[Op]) -> dict[str, list[Op]]:
 
 
 def render_resources_init(grouped: dict[str, list[Op]]) -> str:
-    """The client mixin: one cached attribute per resource."""
+    """The client mixin: one cached attribute per resource, its module imported on first use.
+
+    Importing the SDK (and building a client) loads no resource module and no model: a
+    description with dozens of resources costs nothing until a resource is used. The classes are
+    still importable from this package (``resources.Clients``), loaded on access.
+    """
+    classes = {pascal(resource): resource for resource in sorted(grouped)}
     lines = [
         HEADER,
         '"""The API\'s resources as attributes of the client: ``client.<resource>.<method>()``."""\n\n',
         "from __future__ import annotations\n\n",
-        "from functools import cached_property\n\n",
+        "import importlib\n",
+        "from functools import cached_property\n",
+        "from typing import TYPE_CHECKING, Any\n\n",
         "from kanbert_async._core.resource import OperationRunner\n\n",
+        "if TYPE_CHECKING:\n",
     ]
-    for resource in sorted(grouped):
-        lines.append(f"from .{resource} import {pascal(resource)}\n")
-    names = sorted(pascal(r) for r in grouped)
-    lines.append(f"\n__all__ = {['ResourcesMixin', *names]!r}\n\n\n")
+    for class_name, resource in classes.items():
+        lines.append(f"    from .{resource} import {class_name}\n")
+    lines.append(f"\n__all__ = {['ResourcesMixin', *classes]!r}\n\n")
+    lines.append("#: Each resource class and the module that defines it.\n")
+    lines.append(f"_MODULES = {classes!r}\n\n\n")
+    lines.append(
+        "def __getattr__(name: str) -> Any:\n"
+        "    module = _MODULES.get(name)\n"
+        "    if module is None:\n"
+        '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")\n'
+        '    return getattr(importlib.import_module(f".{module}", __name__), name)\n\n\n'
+    )
     lines.append("class ResourcesMixin:\n")
     lines.append('    """Hosts one attribute per API resource; the client supplies the runner."""\n\n')
     lines.append("    def _runner(self) -> OperationRunner:\n        raise NotImplementedError\n")
-    for resource in sorted(grouped):
+    for class_name, resource in classes.items():
         tag = grouped[resource][0].tag
         lines.append(
-            f"\n    @cached_property\n    def {resource}(self) -> {pascal(resource)}:\n"
+            f"\n    @cached_property\n    def {resource}(self) -> {class_name}:\n"
             f'        """{tag} operations."""\n'
-            f"        return {pascal(resource)}(self._runner())\n"
+            f"        from .{resource} import {class_name}\n\n"
+            f"        return {class_name}(self._runner())\n"
         )
     return "".join(lines)
 

@@ -36,6 +36,7 @@ __all__ = [
     "get_header",
     "parse_retry_after",
     "reset_delay",
+    "retry_after_delay",
 ]
 
 #: Methods whose repetition has the same effect as a single call (RFC 9110 §9.2.2).
@@ -176,7 +177,8 @@ def _http_date(text: str, now: float) -> float | None:
     return when.timestamp() - now
 
 
-def _explicit_retry_after(headers: Mapping[str, str], now: float) -> float | None:
+def retry_after_delay(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds a ``retry-after-ms`` or ``Retry-After`` (delta-seconds or HTTP-date) header asks to wait."""
     millis = _number(get_header(headers, "retry-after-ms"))
     if millis is not None:
         return max(0.0, millis / 1000.0)
@@ -216,7 +218,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
     >>> parse_retry_after({"Retry-After": "2"}, now=0.0)
     2.0
     """
-    explicit = _explicit_retry_after(headers, now)
+    explicit = retry_after_delay(headers, now)
     if explicit is not None:
         return explicit
     return reset_delay(headers, now)
@@ -268,9 +270,7 @@ def decide_retry(
         what = f"HTTP {status}"
         retryable = _status_retryable(status, repeatable)
         # Reset headers ride along on ordinary responses too; only on a 429 do they mean "wait".
-        server_wait = (
-            parse_retry_after(headers, now) if status == 429 else _explicit_retry_after(headers, now)
-        )
+        server_wait = parse_retry_after(headers, now) if status == 429 else retry_after_delay(headers, now)
     else:
         assert failure is not None
         what = failure.value

@@ -36,7 +36,7 @@ import msgspec
 from yarl import URL
 
 from .auth import Auth
-from .encoding import build_path, flatten_query, query_string
+from .encoding import build_path, encode_form, flatten_query, query_string
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -58,7 +58,7 @@ from .operation import Operation, RequestOptions
 from .pool import ConnectionPool
 from .ratelimit import RateLimiter, Ticket
 from .reporting import Stats, current_capture
-from .retry import Failure, RetryPolicy, decide_retry, parse_retry_after
+from .retry import Failure, RetryPolicy, decide_retry
 from .settings import Timeout
 
 __all__ = ["Response", "Stats", "Transport"]
@@ -196,7 +196,9 @@ class Transport:
         find_existing: Callable[[], Awaitable[Response | None]] | None = None,
         reader: BodyReader | None = None,
     ) -> Request:
-        headers = {"Accept": "application/json", **self.default_headers}
+        # The media types the operation documents (a PDF download asks for the PDF first, JSON
+        # second for error bodies): a server that negotiates answers 406 to anything else.
+        headers = {"Accept": operation.accept, **self.default_headers}
         if not self.pool.owns_session:
             # A session we created carries it already; an injected one is the caller's.
             headers["User-Agent"] = self.pool.user_agent
@@ -209,10 +211,13 @@ class Transport:
                 body = with_body_fields(operation, body, options.body)
         if self.default_query:
             url = with_query(url, self.default_query, keep_given=True)
-        json_body: bytes | None = None
+        content: bytes | None = None
         if operation.body == "json" and body is not None:
-            json_body = msgspec.json.encode({k: v for k, v in body.items() if v is not msgspec.UNSET})
+            content = msgspec.json.encode({k: v for k, v in body.items() if v is not msgspec.UNSET})
             headers["Content-Type"] = "application/json"
+        elif operation.body == "form":
+            content = encode_form(body or {})
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         return Request(
             operation=operation,
             url=url,
@@ -221,7 +226,7 @@ class Transport:
             timeout=self._client_timeout(options),
             policy=self._policy(options),
             started_at=time.time(),
-            json=json_body,
+            content=content,
             form=(body or {}) if operation.body == "multipart" else None,
             stream=stream,
             reader=reader,
@@ -380,18 +385,17 @@ class Transport:
             self._answered(ticket, outcome)
 
     def _answered(self, ticket: Ticket, outcome: Outcome | None) -> None:
-        """What the limiter learns from an attempt: its answer's headers; after a 429, a cooldown.
-
-        ``outcome`` is None when the attempt ended without one (cancelled), and has no response
-        when the request failed on the way; the limiter learns nothing from either today.
-        """
+        """What the limiter learns from an attempt: the answer's status and headers (a 429's wait
+        among them), or that none came — cancelled (``outcome`` None), or failed on the way."""
         live = outcome.live if outcome is not None else None
         if outcome is None or live is None:
+            # It may have reached the server and counted — unless the connection never opened.
+            never_sent = outcome is not None and outcome.failure is Failure.CONNECT
+            self.limiter.release(ticket, sent=not never_sent)
             return
-        self.limiter.observe(live.headers, ticket)
+        self.limiter.observe(ticket, live.status, live.headers)
         if live.status == 429:
             self.stats.rate_limited += 1
-            self.limiter.cooldown(parse_retry_after(live.headers, time.time()))
             outcome.held_for = self.limiter.cooldown_remaining()
 
     async def _send_observed(self, request: Request) -> Outcome:
@@ -406,7 +410,7 @@ class Transport:
         headers = request.headers
         if self.auth is not None:
             request.authorization = headers["Authorization"] = await self.auth.authorize(self)
-        data: Any = request.json
+        data: Any = request.content
         if request.files is not None:
             assert request.form is not None
             data = form_data(request.form, request.files)

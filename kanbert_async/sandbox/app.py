@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,7 +31,7 @@ from .faults import BEFORE, Fault, FaultInjector
 from .handlers import HANDLERS
 from .listing import Lister, document_target, line_item_target
 from .paging import CursorCodec, CursorError, SortKey
-from .ratelimit import FixedWindowLimiter, RateLimit
+from .ratelimit import RateLimit, limit_headers, make_throttle
 from .responses import ApiError, error_body, error_response, json_response
 from .routing import Match, Router
 from .state import STATE, SandboxState
@@ -99,13 +100,16 @@ async def _serve_api(request: web.Request, state: SandboxState, match: Match) ->
     token = state.tokens.lookup(raw_token) if raw_token else None
     if token is None:
         raise ApiError(401, "Unauthenticated.")
-    limit_headers: dict[str, str] = {}
-    if state.limiter is not None:
-        decision = state.limiter.hit(token.token)
-        limit_headers = decision.headers()
-        if not decision.allowed:
+    throttle_headers: dict[str, str] = {}
+    if state.throttle is not None:
+        verdict = state.throttle.hit(token.token)
+        config = state.config
+        throttle_headers = limit_headers(
+            verdict, config.rate_limit_headers, config.retry_after, wall=time.time()
+        )
+        if not verdict.allowed:
             state.counters.rate_limited += 1
-            raise ApiError(429, "Too Many Attempts.", headers=limit_headers)
+            raise ApiError(429, "Too Many Attempts.", headers=throttle_headers)
     try:
         missing = [s for s in op.scopes if s not in token.scopes]
         if missing:
@@ -119,7 +123,7 @@ async def _serve_api(request: web.Request, state: SandboxState, match: Match) ->
                 await _sleep(state, fault.seconds)
             elif fault.kind in BEFORE:
                 failed = _fault_response(fault)
-                failed.headers.update(limit_headers)
+                failed.headers.update(throttle_headers)
                 return failed
         response: web.StreamResponse
         try:
@@ -130,14 +134,14 @@ async def _serve_api(request: web.Request, state: SandboxState, match: Match) ->
         except (FilterError, CursorError) as exc:
             # A filter, sort, include or cursor the API cannot use: Spatie's 400.
             response = error_response(ApiError(400, str(exc)))
-        response.headers.update(limit_headers)
+        response.headers.update(throttle_headers)
         if fault is not None and fault.kind == "lost_upload":
             return _dropped(request)
         if fault is not None and fault.kind == "drop_mid_body" and isinstance(response, web.Response):
             return await _truncated(request, response)
         return response
     except ApiError as exc:
-        exc.headers.update(limit_headers)
+        exc.headers.update(throttle_headers)
         raise
 
 
@@ -242,7 +246,9 @@ def create_app(config: SandboxConfig | SandboxState | None = None, /, **options:
     # Multipart uploads are streamed (see upload.py); this cap only bounds url-encoded and JSON bodies.
     app = web.Application(client_max_size=32 * 1024 * 1024)
     app[STATE] = state
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    # Every path, whatever it decodes to: `.` would not match a decoded newline (`a%0Ab`), and
+    # aiohttp would answer such a request with its own text/plain 404 instead of Laravel's JSON.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", dispatch)
     return app
 
 
@@ -283,7 +289,11 @@ def build_state(config: SandboxConfig, store: Store | None = None) -> SandboxSta
         tokens=tokens,
         counters=Counters(),
         faults=FaultInjector(config),
-        limiter=FixedWindowLimiter(RateLimit.parse(config.rate_limit)) if config.rate_limit else None,
+        throttle=(
+            make_throttle(RateLimit.parse(config.rate_limit), config.throttle, burst=config.burst)
+            if config.rate_limit
+            else None
+        ),
         router=Router({k: v for k, v in operations.items() if k in HANDLERS}),
         codec=codec,
         listers=listers,

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from .config import API_OPERATIONS, SandboxConfig
-from .ratelimit import RateLimit
+from .ratelimit import ALGORITHMS, HEADER_STYLES, RETRY_AFTER_FORMATS, RateLimit
 from .server import Sandbox
 
 __all__ = ["add_arguments", "config_from_args", "main", "run"]
@@ -34,6 +34,13 @@ def _seconds(text: str) -> float:
     value = float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return value
 
 
@@ -95,8 +102,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate-limit",
         type=_rate_limit,
         default=None,
-        help="Laravel throttle, e.g. 600/min or 50/s (default: off)",
+        help="throttle per token, e.g. 600/min, 50/s or 100/10s (default: off)",
     )
+    throttling = parser.add_argument_group("throttle (with --rate-limit)")
+    throttling.add_argument("--throttle", choices=ALGORITHMS, default=defaults.throttle,
+                            help="fixed: Laravel's window from the first hit; bucket: a token bucket; "
+                                 "sliding: a sliding log (default: %(default)s)")  # fmt: skip
+    throttling.add_argument("--burst", type=_positive, default=None,
+                            help="token bucket size (default: the limit)")  # fmt: skip
+    throttling.add_argument("--rate-limit-headers", choices=HEADER_STYLES,
+                            default=defaults.rate_limit_headers,
+                            help="laravel: X-RateLimit-*; ietf: RateLimit-* and RateLimit-Policy; "
+                                 "none: only the 429 (default: %(default)s)")  # fmt: skip
+    throttling.add_argument("--retry-after", choices=RETRY_AFTER_FORMATS, default=defaults.retry_after,
+                            help="a 429's Retry-After: delta seconds, an HTTP date, or none "
+                                 "(default: %(default)s)")  # fmt: skip
 
     faults = parser.add_argument_group("bad days")
     faults.add_argument("--latency", type=_seconds, default=0.0, help="seconds added to every request")

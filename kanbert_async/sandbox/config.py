@@ -11,6 +11,16 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Literal
 
+from .ratelimit import (
+    ALGORITHMS,
+    HEADER_STYLES,
+    RETRY_AFTER_FORMATS,
+    Algorithm,
+    HeaderStyle,
+    RateLimit,
+    RetryAfter,
+)
+
 __all__ = ["API_OPERATIONS", "DateSkew", "SandboxConfig"]
 
 #: How ``date_of_invoice`` is spread: evenly over ``years`` years, crowded into the last months,
@@ -46,7 +56,11 @@ class SandboxConfig:
     OAuth access token lives), ``revoke_on_refresh`` (a refresh also revokes the old access token,
     as Laravel Passport does), ``clock`` (the "now" for special filter values and uploads).
 
-    Rate limit: ``rate_limit`` like ``"600/min"`` or ``"50/s"`` (None = off), a fixed window per token.
+    Rate limit (see :mod:`.ratelimit`): ``rate_limit`` like ``"600/min"``, ``"50/s"`` or ``"100/10s"``
+    (None = off), per token; ``throttle`` — ``fixed`` (Laravel's window from the first hit),
+    ``bucket`` (a token bucket of ``burst`` tokens, default the limit) or ``sliding`` (a sliding
+    log); ``rate_limit_headers`` — ``laravel``, ``ietf`` or ``none``; ``retry_after`` on a 429 —
+    ``seconds``, ``date`` (an HTTP-date) or ``omit``.
 
     Bad days (drawn from ``random.Random(fault_seed)``; None = ``seed``): ``latency`` seconds plus
     up to ``jitter`` more per request; ``error_rate`` (500/502/503), ``drop_rate`` (close before
@@ -76,6 +90,10 @@ class SandboxConfig:
     clock: Callable[[], datetime] | None = None
 
     rate_limit: str | None = None
+    throttle: Algorithm = "fixed"
+    burst: int | None = None
+    rate_limit_headers: HeaderStyle = "laravel"
+    retry_after: RetryAfter = "seconds"
 
     latency: float = 0.0
     jitter: float = 0.0
@@ -100,6 +118,18 @@ class SandboxConfig:
             object.__setattr__(self, "default_page_size", self.max_page_size)
         if self.date_skew not in ("spread", "recent", "one_day"):
             raise ValueError(f"date_skew must be spread, recent or one_day, not {self.date_skew!r}")
+        if self.rate_limit is not None:
+            RateLimit.parse(self.rate_limit)
+        choices: dict[str, tuple[str, ...]] = {
+            "throttle": ALGORITHMS,
+            "rate_limit_headers": HEADER_STYLES,
+            "retry_after": RETRY_AFTER_FORMATS,
+        }
+        for field, options in choices.items():
+            if getattr(self, field) not in options:
+                raise ValueError(f"{field} must be one of {', '.join(options)}, not {getattr(self, field)!r}")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError("burst must be >= 1")
         if self.years < 1:
             raise ValueError("years must be >= 1")
         for name in (

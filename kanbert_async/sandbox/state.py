@@ -13,7 +13,7 @@ from .counters import Counters
 from .faults import FaultInjector
 from .listing import Lister
 from .paging import CursorCodec
-from .ratelimit import FixedWindowLimiter
+from .ratelimit import Throttle
 from .routing import Router
 from .store import Store
 
@@ -29,7 +29,7 @@ class SandboxState:
     tokens: TokenRegistry
     counters: Counters
     faults: FaultInjector
-    limiter: FixedWindowLimiter | None
+    throttle: Throttle | None
     router: Router
     codec: CursorCodec
     listers: dict[str, Lister]

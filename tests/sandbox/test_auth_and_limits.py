@@ -12,7 +12,7 @@ import pytest
 from kanbert_async import KanbertClient, OAuth2
 from kanbert_async.auth import generate_pkce_pair
 from kanbert_async.sandbox import Sandbox
-from kanbert_async.sandbox.ratelimit import FixedWindowLimiter, RateLimit
+from kanbert_async.sandbox.ratelimit import RateLimit
 
 from .conftest import Api
 
@@ -125,7 +125,10 @@ async def test_the_sdk_refreshes_once_for_many_concurrent_requests(proactive: bo
             )
         assert {r.id for r in results} == {sb.store.invoices()[0].id}
         assert sb.counters.refreshes == 1
-        assert sb.counters.statuses[401] == (0 if proactive else 10)
+        # Reactive: the stale token is sent until the first 401 comes back (a cold client sends few
+        # requests at first, so fewer than all ten meet it), then never again.
+        unauthorized = sb.counters.statuses[401]
+        assert unauthorized == 0 if proactive else 1 <= unauthorized <= 10
 
 
 def test_rate_limit_parsing() -> None:
@@ -137,23 +140,6 @@ def test_rate_limit_parsing() -> None:
     for bad in ("600", "x/min", "0/s", "10/fortnight"):
         with pytest.raises(ValueError):
             RateLimit.parse(bad)
-
-
-def test_fixed_window_counts_from_the_first_hit() -> None:
-    now = [100.0]
-    limiter = FixedWindowLimiter(RateLimit(3, 10.0), clock=lambda: now[0], wall=lambda: 1_000_000.0 + now[0])
-    assert [limiter.hit("a").remaining for _ in range(3)] == [2, 1, 0]
-    now[0] = 104.2
-    refused = limiter.hit("a")
-    assert (refused.allowed, refused.remaining, refused.retry_after, refused.reset_at) == (
-        False,
-        0,
-        6,
-        1_000_110,
-    )
-    assert limiter.hit("b").allowed, "windows are per token"
-    now[0] = 110.0
-    assert limiter.hit("a").remaining == 2
 
 
 async def test_throttle_answers_like_laravel(session: aiohttp.ClientSession) -> None:

@@ -301,10 +301,10 @@ async def test_probes_ask_for_one_record_without_includes() -> None:
     assert all(p.filter == F("due").is_not_null() for p in probes)
 
 
-async def test_a_scan_under_the_servers_rate_limit_meets_no_429_at_all() -> None:
+async def test_a_scan_under_the_servers_rate_limit_meets_one_429_at_most_the_probe_that_measures_it() -> None:
     # Laravel's headers give only the limit and what is left, not the window; eight walkers start
-    # unpaced. Counting what is left against the requests already on their way, the client waits
-    # for the next window instead of running into it, and learns the window from its refill.
+    # slowly, spend what is left, and one probe then meets the 429 that says when the window ends.
+    # From then on each request comes back a window after it left: no further 429.
     async with (
         Sandbox(invoices=600, seed=7, rate_limit="30/s", latency=0.02) as sb,
         KanbertClient(sb.token, base_url=sb.base_url) as kb,
@@ -312,7 +312,7 @@ async def test_a_scan_under_the_servers_rate_limit_meets_no_429_at_all() -> None
         scan = kb.outgoing_invoices.list(page_size=10).partitioned(by="date_of_invoice", parts=8)
         ids = [invoice.id async for invoice in scan]
         assert scan.stats.pages > 60  # three windows and more
-        assert sb.counters.rate_limited == 0
-        assert kb.stats.rate_limited == 0
+        assert sb.counters.rate_limited <= 1
+        assert kb.stats.rate_limited == sb.counters.rate_limited
         assert len(ids) == len(set(ids))
         assert set(ids) == set(await _ids_unpartitioned(kb))

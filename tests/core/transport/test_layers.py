@@ -23,7 +23,7 @@ class RecordingLimiter(RateLimiter):
     """The real limiter, with a log of what the transport told it."""
 
     def __init__(self) -> None:
-        super().__init__(None)
+        super().__init__(1000.0)  # a pace of our own: no slow start in the way of the assertions
         self.events: list[str] = []
 
     async def acquire(self) -> Ticket:
@@ -31,14 +31,13 @@ class RecordingLimiter(RateLimiter):
         self.events.append(f"acquire {ticket.number}")
         return ticket
 
-    def observe(self, headers: Mapping[str, str], ticket: Ticket | None = None) -> None:
-        assert ticket is not None
-        self.events.append(f"observe {ticket.number}")
-        super().observe(headers, ticket)
+    def observe(self, ticket: Ticket, status: int, headers: Mapping[str, str]) -> None:
+        self.events.append(f"observe {ticket.number} {status}")
+        super().observe(ticket, status, headers)
 
-    def cooldown(self, retry_after: float | None) -> None:
-        self.events.append(f"cooldown {retry_after}")
-        super().cooldown(retry_after)
+    def release(self, ticket: Ticket, *, sent: bool = True) -> None:
+        self.events.append(f"release {ticket.number}{'' if sent else ' unsent'}")
+        super().release(ticket, sent=sent)
 
 
 def _recording(kb: KanbertClient) -> RecordingLimiter:
@@ -73,18 +72,17 @@ async def test_each_attempt_is_admitted_once_and_each_answer_observed_once_throu
     # The 401 refresh, the 429 and the 503 are each a request of their own, paced and observed.
     assert limiter.events == [
         "acquire 1",
-        "observe 1",
+        "observe 1 401",
         "acquire 2",
-        "observe 2",
-        "cooldown 0.0",
+        "observe 2 429",
         "acquire 3",
-        "observe 3",
+        "observe 3 503",
         "acquire 4",
-        "observe 4",
+        "observe 4 200",
     ]
 
 
-async def test_an_attempt_that_gets_no_answer_is_admitted_but_never_observed(
+async def test_an_attempt_that_gets_no_answer_is_released_unsent_when_it_never_connected(
     make_client: Callable[..., KanbertClient],
 ) -> None:
     kb = make_client("http://127.0.0.1:9/api/v1", retry=RetryPolicy(max_retries=1, backoff_base=0.01))
@@ -93,7 +91,7 @@ async def test_an_attempt_that_gets_no_answer_is_admitted_but_never_observed(
     with pytest.raises(APIConnectionError):
         await kb.outgoing_invoices.get("inv_1")
 
-    assert limiter.events == ["acquire 1", "acquire 2"]
+    assert limiter.events == ["acquire 1", "release 1 unsent", "acquire 2", "release 2 unsent"]
 
 
 async def test_a_save_that_breaks_off_obeys_the_same_deadline_as_any_other_call(

@@ -13,6 +13,9 @@ from kanbert_async import AuthenticationError, KanbertClient, OAuth2, TokenPair
 from tests.core.transport.loopback import LoopbackServer, invoice_json
 
 CALLS = 50
+# A pace of our own: the client sends its concurrent calls at once (a cold client that knows nothing
+# of the server would start slowly), so all of them meet the stale token together.
+KNOWN_RATE = "1000/s"
 
 
 class OAuthServer:
@@ -80,7 +83,7 @@ async def test_fifty_concurrent_401s_lead_to_exactly_one_refresh_and_all_calls_s
         token_url=api.token_url,
         on_token=saved.append,
     )
-    kb = make_client(server.base_url, auth=auth)
+    kb = make_client(server.base_url, auth=auth, rate_limit=KNOWN_RATE)
 
     invoices = await asyncio.gather(*(kb.outgoing_invoices.get(f"inv_{n}") for n in range(CALLS)))
 
@@ -115,7 +118,7 @@ async def test_a_token_about_to_expire_is_refreshed_once_before_fifty_concurrent
         token_url=api.token_url,
         on_token=save,
     )
-    kb = make_client(server.base_url, auth=auth)
+    kb = make_client(server.base_url, auth=auth, rate_limit=KNOWN_RATE)
 
     await asyncio.gather(*(kb.outgoing_invoices.get(f"inv_{n}") for n in range(CALLS)))
 
@@ -132,7 +135,7 @@ async def test_a_refused_refresh_fails_every_waiting_call_with_one_token_request
     api = OAuthServer(server, hold_401s=CALLS, refuse_refresh=True)
     await server.start()
     auth = OAuth2(client_id="my-app", access_token="acc_1", refresh_token="ref_1", token_url=api.token_url)
-    kb = make_client(server.base_url, auth=auth)
+    kb = make_client(server.base_url, auth=auth, rate_limit=KNOWN_RATE)
 
     results = await asyncio.gather(
         *(kb.outgoing_invoices.get(f"inv_{n}") for n in range(CALLS)), return_exceptions=True

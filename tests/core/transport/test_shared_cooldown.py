@@ -18,6 +18,9 @@ THROTTLE = {"X-RateLimit-Limit": "6000", "X-RateLimit-Remaining": "5000"}
 COOLDOWN = 1.0
 # Loopback scheduling slack: a request the client sent before it could know of the 429.
 SLACK = 0.05
+# A pace of our own: the client sends concurrent calls at once (a cold client that knows nothing of
+# the server would start slowly), so a whole wave of them can meet one 429 together.
+KNOWN_RATE = "1000/s"
 
 
 class ThrottlingServer:
@@ -59,7 +62,7 @@ async def test_after_a_429_no_new_request_reaches_the_server_until_the_cooldown_
 ) -> None:
     throttle = ThrottlingServer(server, first_wave=1)
     await server.start()
-    kb = make_client(server.base_url)
+    kb = make_client(server.base_url, rate_limit=KNOWN_RATE)
 
     async def call(n: int) -> str:
         # The first call goes at once and meets the 429; the other 19 start after it came back.
@@ -83,7 +86,7 @@ async def test_twenty_calls_that_all_meet_a_429_wait_one_shared_cooldown_and_all
 ) -> None:
     throttle = ThrottlingServer(server, first_wave=20)
     await server.start()
-    kb = make_client(server.base_url)
+    kb = make_client(server.base_url, rate_limit=KNOWN_RATE)
 
     started = time.monotonic()
     ids = await asyncio.gather(*(kb.outgoing_invoices.get(f"inv_{n}") for n in range(20)))
@@ -123,7 +126,7 @@ async def test_calls_queued_for_a_pooled_connection_also_wait_out_the_cooldown(
 
     server.route("GET", SHOW, handle)
     await server.start()
-    kb = make_client(server.base_url, max_connections=2)
+    kb = make_client(server.base_url, max_connections=2, rate_limit=KNOWN_RATE)
 
     await asyncio.gather(*(kb.outgoing_invoices.get(f"inv_{n}") for n in range(20)))
 
@@ -146,7 +149,7 @@ async def test_a_call_that_cannot_wait_out_a_long_cooldown_fails_at_once_saying_
 
     server.route("GET", SHOW, throttled)
     await server.start()
-    kb = make_client(server.base_url)
+    kb = make_client(server.base_url, rate_limit=KNOWN_RATE)
     with pytest.raises(RateLimitError) as first:
         await kb.outgoing_invoices.get("a")
     assert first.value.retry_after == pytest.approx(600, abs=1)

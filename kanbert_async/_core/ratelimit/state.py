@@ -1,0 +1,371 @@
+"""The rate-limit decisions: state + an answer + the time → who may go, and when. No I/O, no clock.
+
+Every rule answers a server behaviour:
+
+- **Nothing known yet**: few requests in flight — one, one more per answer (TCP's slow start),
+  one more per round trip past :data:`SLOW_START_LIMIT` — so a cold burst never hits the wire.
+- **"Remaining: r"**: spend what the server says is left, no more. Concurrent requests reach it in
+  any order, so the budget is the *lowest* count stated (a higher one is older, unless its request
+  left after the lower count came back: then the server gave some back), less what is in flight.
+- **What was spent comes back**: each request that counted comes back one window after it left.
+  That holds for every throttle — a fixed window gives it back at or before then, a sliding log
+  exactly then, a bucket of ``limit`` per window on average then — and no more comes back than the
+  count said was out. The window is stated (``RateLimit-Policy``) or measured, never assumed.
+- **Spent, and the window not known**: wait for the stated reset, if any; else one probe finds out.
+- **A 429**: everyone waits once, for the stated time (``Retry-After`` or a reset, in seconds or as
+  a date; a whole-second statement sharpened by when the window's first request comes back, until
+  a 429 proves that too early). A 429 that states nothing: a probe after a backoff that doubles.
+  429s to requests sent before the wait began are echoes of the same overload.
+- **No rate-limit headers at all**: what passed in a window before its 429 is what a window admits
+  (:class:`~.window.LearnedBudget`); it is sent evenly paced.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import dataclasses
+import math
+from typing import NamedTuple
+
+from .observation import Observation
+from .window import LearnedBudget, WindowEstimate
+
+__all__ = ["RESET_MARGIN", "SLOW_START_LIMIT", "RateLimitInfo", "RateLimitState", "Ticket"]
+
+#: Requests in flight before anything is known grow by one per answer up to this many, then by one
+#: per round trip: a window found full while growing costs about this many 429s.
+SLOW_START_LIMIT = 3
+#: How long the first probe waits after a 429 that states no wait; doubles while 429s continue.
+BLIND_BACKOFF = 1.0
+_BLIND_BACKOFF_MAX = 60.0
+#: A request comes back at least this much after its window (more when round trips vary: one-way
+#: delays differ by up to as much as they do).
+RESET_MARGIN = 0.01
+#: Round trips remembered to measure how much they vary.
+_ROUND_TRIPS = 32
+#: Send times remembered while the window is still unknown.
+_SENT_MAX = 10_000
+
+
+class Ticket(NamedTuple):
+    """One admission: its number in admission order and when it was let go (the state's timebase).
+    Hand it back with the answer, or without one."""
+
+    number: int
+    sent_at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """What the server last said about our rate limit (``kb.rate_limit``).
+
+    ``limit`` requests per window, ``remaining`` in the current window, and ``reset`` — the unix
+    time the budget returns, when known. Each field is None until a response reports it.
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None
+
+
+class RateLimitState:
+    """Pure rate-limit bookkeeping; every method takes ``now`` (the caller's timebase).
+
+    ``rate`` is a pace of our own in requests per second that always applies (None: only the server
+    paces us). :meth:`admit` returns a :class:`Ticket` (go now), an instant (ask again then) or None
+    (ask again after the next answer); :meth:`on_answer` and :meth:`on_no_answer` take tickets back.
+
+    Example::
+
+        state = RateLimitState()
+        first = state.admit(now=0.0)                        # the first request may go
+        assert state.admit(now=0.0) is None                 # the rest wait for its answer
+        state.on_answer(first, 200, Observation(limit=10, remaining=9), now=0.05)
+    """
+
+    def __init__(self, rate: float | None = None) -> None:
+        if rate is not None and not (rate > 0 and math.isfinite(rate)):
+            raise ValueError("rate must be a positive number of requests per second, or None")
+        self._rate = rate
+        self._tat = -math.inf
+        self.issued = 0
+        self.in_flight = 0
+        self._info = RateLimitInfo()
+        self.window = WindowEstimate()
+        # The lowest Remaining stated (None: the server never spoke of a budget), by the answer to
+        # _low that arrived at _low_at; and when our requests that counted left (sorted, recent).
+        self._remaining: int | None = None
+        self._low: Ticket | None = None
+        self._low_at = -math.inf
+        self._sent: list[float] = []
+        self._round_trips: collections.deque[float] = collections.deque(maxlen=_ROUND_TRIPS)
+        # How much after its window a request comes back: at least as much as round trips vary,
+        # more once a 429 showed that too little (_least).
+        self._least = RESET_MARGIN
+        self._margin = RESET_MARGIN
+        self._reset_at: float | None = None
+        # The first request after the last cooldown (or of all): it opens a window, which a 429 to
+        # a later request measures.
+        self._opener: Ticket | None = None
+        self._opens_window = True
+        self._cooldown_until = -math.inf
+        self._echoes_until = 0
+        self._blind_backoff = BLIND_BACKOFF
+        # A 429 that said nothing, in the opener's window: the first to pass after it bounds the window.
+        self._blind: tuple[Ticket, Ticket] | None = None
+        # A cooldown moved earlier to when the window's first request comes back: True until its
+        # first request is let go, then that ticket; a 429 to it proves the move wrong for this server.
+        self._sharpened: Ticket | bool = False
+        self._sharpen = True
+        self._cwnd = 1.0
+        self.learned = LearnedBudget()
+        # The 429 the learned count came from: passes answered after it still belong to its window.
+        self._learned_at: Ticket | None = None
+
+    @property
+    def info(self) -> RateLimitInfo:
+        """The server's last word on limit, remaining and reset (reset as unix time)."""
+        return self._info
+
+    @property
+    def cooldown_until(self) -> float:
+        """No request may go before this instant (-inf when never cooled down)."""
+        return self._cooldown_until
+
+    # -- admission -------------------------------------------------------------------------------
+    def admit(self, now: float) -> Ticket | float | None:
+        """Let one request go now (a ticket), or say when to ask again (an instant, or None: after
+        the next answer)."""
+        if now < self._cooldown_until:
+            return self._cooldown_until
+        pace = self._rate
+        if self._remaining is None:
+            learned = self._learned_pace()
+            if learned is None and pace is None and self.in_flight >= self._cwnd:
+                return None
+            if learned is not None and (pace is None or learned < pace):
+                pace = learned
+        else:
+            available, comes_back = self._budget(now)
+            if available < 1:
+                due = comes_back or self._stated_reset(now) or self._probe_at(now)
+                if due is None or due > now:
+                    return due
+        if pace is not None:
+            if self._tat > now:
+                return self._tat
+            self._tat = max(now, self._tat) + 1.0 / pace
+        self.issued += 1
+        self.in_flight += 1
+        ticket = Ticket(self.issued, now)
+        if self._opens_window:
+            self._opens_window, self._opener = False, ticket
+            if self._sharpened is True:
+                self._sharpened = ticket
+        return ticket
+
+    def _learned_pace(self) -> float | None:
+        seconds = self.window.seconds
+        return None if seconds is None else self.learned.pace(seconds, self._margin)
+
+    def _budget(self, now: float) -> tuple[float, float | None]:
+        """What the stated budget admits now, and when a request that counted next comes back."""
+        assert self._remaining is not None
+        left = float(self._remaining - self.in_flight)
+        window = self.window.seconds
+        if window is None:
+            return left, None
+        start = -math.inf if self._low is None else self._low.sent_at
+        # Requests that left in (start - window, now - window] came back after the lowest count,
+        # but no more of them than that count said were out: a server may give back earlier.
+        first = bisect.bisect_right(self._sent, start - window)
+        if self._info.limit is not None:
+            out = self._info.limit - self._remaining
+            first = max(first, bisect.bisect_right(self._sent, start) - out)
+        upto = bisect.bisect_right(self._sent, now - window - self._margin + 1e-9)
+        pending = max(first, upto)
+        comes_back = self._sent[pending] + window + self._margin if pending < len(self._sent) else None
+        return left + max(0, upto - first), comes_back
+
+    def _probe_at(self, now: float) -> float | None:
+        """Spent, and nothing says when it returns: one request finds out (with none in flight) — at
+        worst a 429 that states the wait, which measures the window."""
+        return now if self.in_flight == 0 else None
+
+    def _stated_reset(self, now: float) -> float | None:
+        return self._reset_at if self._reset_at is not None and self._reset_at > now else None
+
+    # -- answers ---------------------------------------------------------------------------------
+    def on_no_answer(self, ticket: Ticket, now: float, *, sent: bool = True) -> None:
+        """The request ended without an answer (connection error, timeout, cancelled). ``sent``: it
+        may have reached the server, so it is held against the budget for a window."""
+        self.in_flight = max(0, self.in_flight - 1)
+        if sent:
+            self._count(ticket)
+            if self._remaining and self._low is not None and ticket.sent_at >= self._low.sent_at:
+                self._remaining -= 1  # it may have counted after the lowest count was made
+
+    def on_answer(
+        self, ticket: Ticket, status: int, seen: Observation, now: float, unix_now: float | None = None
+    ) -> None:
+        """Learn from the answer (any status) to ``ticket``'s request; ``unix_now`` is the wall time
+        at ``now`` (omit it when ``now`` is unix time)."""
+        self.in_flight = max(0, self.in_flight - 1)
+        self._round_trips.append(now - ticket.sent_at)
+        self._margin = max(self._least, max(self._round_trips) - min(self._round_trips))
+        if seen.window is not None:
+            self.window.state(seen.window)
+        if status == 429:
+            self._on_refused(ticket, seen, now)
+        else:
+            self._on_passed(ticket, seen, now)
+        reset, unix = self._reset_at, now if unix_now is None else unix_now
+        self._info = RateLimitInfo(
+            limit=seen.limit if seen.limit is not None else self._info.limit,
+            remaining=seen.remaining if seen.remaining is not None else self._info.remaining,
+            reset=None if reset is None or reset < now else unix + (reset - now),
+        )
+
+    def _count(self, ticket: Ticket) -> None:
+        """``ticket``'s request counted against the budget: remember when it left."""
+        bisect.insort(self._sent, ticket.sent_at)
+        window = self.window.seconds
+        if window is None:
+            del self._sent[:-_SENT_MAX]
+            return
+        anchor = ticket.sent_at if self._low is None else min(ticket.sent_at, self._low.sent_at)
+        del self._sent[: bisect.bisect_left(self._sent, anchor - 2 * window - 1.0)]
+
+    def _sent_within_window(self, until: float) -> int:
+        """How many of our counted requests left in the window before ``until``."""
+        window = self.window.seconds or math.inf
+        return bisect.bisect_right(self._sent, until) - bisect.bisect_right(self._sent, until - window)
+
+    def _on_passed(self, ticket: Ticket, seen: Observation, now: float) -> None:
+        self._blind_backoff = BLIND_BACKOFF
+        self._count(ticket)
+        if self._blind is not None and ticket.sent_at > self._blind[1].sent_at:
+            self._end_blind_wait(ticket, now)
+        if seen.remaining is None:
+            if self._cwnd < SLOW_START_LIMIT:
+                self._cwnd = min(float(SLOW_START_LIMIT), self._cwnd + 1.0)
+            else:
+                self._cwnd += 1.0 / self._cwnd
+            learned_at = self._learned_at
+            if learned_at is not None and ticket.sent_at <= learned_at.sent_at:
+                self.learned.passed_late(self._sent_within_window(learned_at.sent_at))
+            elif self.window.seconds is not None:
+                self.learned.used(self._sent_within_window(now), self.window.seconds, now)
+            return
+        if self._remaining is None or seen.remaining < self._remaining or ticket.sent_at >= self._low_at:
+            self._remaining, self._low, self._low_at = seen.remaining, ticket, now
+            if seen.reset is not None:
+                self._reset_at = now + seen.reset
+
+    def _end_blind_wait(self, passed: Ticket, now: float) -> None:
+        """``passed`` is the first to pass after a 429 that said nothing: the window ended in between."""
+        assert self._blind is not None
+        opener, refused = self._blind
+        self._blind = None
+        self.window.bound(refused.sent_at - opener.sent_at, passed.sent_at - opener.sent_at)
+        if self._remaining is None and self.learned.count is None:
+            self._learn_budget(refused, opener, now)
+            self._pace_from_recent(now, in_flight=self.in_flight)
+
+    def _on_refused(self, ticket: Ticket, seen: Observation, now: float) -> None:
+        if ticket == self._sharpened:
+            self._sharpen = False  # let go at a sharpened end, and still too early
+        if ticket.number <= self._echoes_until:
+            return
+        self._echoes_until = self.issued
+        self._cwnd = max(1.0, self._cwnd / 2)
+        opener = self._opener
+        # A 429 to a request after the window's first (which passed, or it opened nothing), within
+        # a window of it: that window is spent, and the 429 measures it.
+        in_window = opener is not None and ticket.number > opener.number
+        if in_window and opener is not None and self.window.seconds is not None:
+            in_window = ticket.sent_at - opener.sent_at < self.window.seconds
+        if self._remaining is not None and self._came_back_too_early(ticket):
+            # Let go when a request of a window before was taken as back: its way to the server was
+            # slower than this one's, or the window is longer than measured.
+            # Delays vary by no more than a round trip: past that, it is the window.
+            window = self.window.seconds or 0.0
+            round_trip = max(self._round_trips, default=RESET_MARGIN)
+            if self._margin < round_trip and self._margin < window / 4:
+                self._least = min(window / 4, max(2 * self._margin, round_trip))
+                self._margin = max(self._margin, self._least)
+            else:
+                self.window.longer_than(window)
+        wait = seen.wait
+        if wait is None or wait <= 0:
+            # Nothing said (or "now", and it was not): a probe after a backoff that doubles.
+            until = now + self._blind_backoff
+            self._blind_backoff = min(_BLIND_BACKOFF_MAX, 2 * self._blind_backoff)
+            if in_window and opener is not None:
+                self._blind = (opener, ticket)
+        else:
+            until = now + wait
+            if in_window and opener is not None:
+                # The window that began with its first request ends when the server lets us go
+                # again (Retry-After; a reset header may name a bucket's next token instead).
+                stated = seen.retry_after if seen.retry_after is not None else wait
+                ends = now + stated - opener.sent_at
+                self.window.bound(ticket.sent_at - opener.sent_at, ends)
+                if seen.coarse:
+                    # Counted from when it reached the server, which was after it left.
+                    self.window.bound(ticket.sent_at + stated - 1.0 - opener.sent_at, ends)
+                until = self._sharpened_until(until, seen.coarse, now)
+        self._reset_at = until
+        self._cooldown_until = max(self._cooldown_until, until)
+        if self._remaining is None:
+            self._learn_budget(ticket, opener, now)
+        else:
+            self._remaining, self._low, self._low_at = 0, ticket, now
+        self._opens_window = True
+
+    def _came_back_too_early(self, refused: Ticket) -> bool:
+        """Whether ``refused`` went because a request of a window before was taken as back."""
+        window = self.window.seconds
+        if window is None or self.window.stated or not self._sent:
+            return False
+        return refused.sent_at - window - self._margin >= self._sent[0]
+
+    def _learn_budget(self, refused: Ticket, opener: Ticket | None, now: float) -> None:
+        """Without headers, a 429 tells what a window admits: exactly, when the window began with our
+        first request after a cooldown (all that passed since it); else about what passed in the last
+        window — a floor, as others may have used some, or an overcount across a fixed window's end."""
+        window = self.window.seconds
+        if window is None:
+            return  # not known yet: what passed "within" it means nothing
+        after_cooldown = opener is not None and opener.number > 1 and refused.number > opener.number
+        if after_cooldown and opener is not None and refused.sent_at - opener.sent_at < window:
+            since = bisect.bisect_left(self._sent, opener.sent_at)
+            passed = bisect.bisect_right(self._sent, refused.sent_at) - since
+            self.learned.learn(passed, exact=True, now=now)
+        else:
+            self.learned.learn(self._sent_within_window(refused.sent_at), exact=False, now=now)
+        self._learned_at = refused
+        self._pace_from_recent(now, in_flight=0)
+
+    def _pace_from_recent(self, now: float, *, in_flight: int) -> None:
+        """Start the learned pace as if the last window's requests (and ``in_flight`` more) had been
+        paced by it: a window must not get those on top of a full paced share."""
+        pace, window = self._learned_pace(), self.window.seconds
+        if pace is None or window is None:
+            return
+        recent = bisect.bisect_right(self._sent, now - window)
+        first = self._sent[recent] if recent < len(self._sent) else now
+        self._tat = max(self._tat, first + (len(self._sent) - recent + in_flight) / pace)
+
+    def _sharpened_until(self, stated: float, coarse: bool, now: float) -> float:
+        """A wait stated in whole seconds is rounded up: when the window's first request comes back
+        (a window after it left), if that lies within the rounding, is the sharper answer."""
+        window, opener = self.window.seconds, self._opener
+        if not (coarse and self._sharpen and window is not None and opener is not None):
+            return stated
+        back = opener.sent_at + window + self._margin
+        if stated - 1.0 < back < stated and back > now:
+            self._sharpened = True
+            return back
+        return stated

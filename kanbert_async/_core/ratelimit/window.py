@@ -1,0 +1,99 @@
+"""What the client knows of the server's throttle beyond one answer: its window, and without
+headers, how much a window lets through."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["GROW_EVERY", "LearnedBudget", "WindowEstimate"]
+
+#: An exact learned budget used whole this many windows running tries one more (then twice as
+#: many windows after each try that met a 429).
+GROW_EVERY = 8
+
+
+def _whole_window(low: float, high: float) -> float:
+    """A window length from its bounds. Servers count windows in whole seconds (every time they
+    state is in whole seconds), so: the shortest whole number of seconds the bounds admit (a 429
+    that proves it too short moves to the next), else the whole seconds around ``high`` — bounds
+    under a second come from a bucket's next token, not from a window."""
+    whole = max(1, math.ceil(low - 1e-6))
+    return float(whole if whole <= high + 1e-6 else max(1, math.ceil(high - 1e-6)))
+
+
+class WindowEstimate:
+    """The server's window in seconds: stated (``RateLimit-Policy``), or measured between bounds.
+
+    Nothing sets it but evidence: a stated window, or the span from a window's first request to a
+    429 in it (at least) and to when the server let us go again (at most).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None
+        self.stated = False
+        self._low = 0.0
+        self._high = math.inf
+
+    def state(self, seconds: float) -> None:
+        """The server said its window."""
+        self.seconds, self.stated = seconds, True
+
+    def bound(self, low: float, high: float | None = None) -> None:
+        """The window lasts at least ``low`` (and at most ``high``) seconds; evidence that contradicts
+        the older bounds replaces them (the server may have changed)."""
+        if self.stated:
+            return
+        high = self._high if high is None else high
+        if low > self._high or high < self._low:
+            self._low, self._high = low, high
+        self._low, self._high = max(self._low, low), min(self._high, high)
+        if math.isfinite(self._high):
+            self.seconds = _whole_window(self._low, self._high)
+
+    def longer_than(self, seconds: float) -> None:
+        """A request sent when the window was taken to be over met a 429: it is longer."""
+        self.bound(seconds + 1e-3)
+
+
+class LearnedBudget:
+    """Without rate-limit headers: how many requests a window lets through, as 429s showed it.
+
+    A count is only a floor unless the window it came from was ours from its start (others may have
+    used some); a floor doubles each window it is used whole, an exact count grows by one after
+    :data:`GROW_EVERY` windows used whole, and a 429 after such a step doubles the wait for the next.
+    """
+
+    def __init__(self) -> None:
+        self.count: int | None = None
+        self.exact = False
+        self._grown_at = -math.inf
+        self._grow_every = GROW_EVERY
+
+    def learn(self, passed: int, *, exact: bool, now: float) -> None:
+        """A 429 ended a window in which ``passed`` of ours passed (``exact``: all of that window)."""
+        passed = max(1, passed)
+        if self.count is not None and self.exact:
+            if exact and passed < self.count - 1:
+                self._grow_every *= 2  # the last step up was one too many
+            passed = min(passed, self.count)
+        self.count = passed
+        self.exact = self.exact or exact
+        self._grown_at = now
+
+    def passed_late(self, passed: int) -> None:
+        """More of the window a count came from passed than was known at its 429."""
+        if self.count is not None:
+            self.count = max(self.count, passed)
+
+    def used(self, in_window: int, window: float, now: float) -> None:
+        """``in_window`` requests of ours passed within the last window: try more if that was all."""
+        if self.count is None or in_window < self.count - 1:
+            return
+        if now - self._grown_at >= window * (self._grow_every if self.exact else 1):
+            self.count += 1 if self.exact else self.count
+            self._grown_at = now
+
+    def pace(self, window: float, margin: float) -> float | None:
+        """Requests per second: the count spread evenly over a little more than the window, so no
+        window of any kind (fixed, sliding, a bucket's) sees more than the count."""
+        return None if self.count is None else self.count / (window + margin)

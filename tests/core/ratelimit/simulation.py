@@ -1,0 +1,155 @@
+"""A throttled server and the client's gate, on a virtual clock: the limiter's conformance cells.
+
+The server is one of the sandbox's throttles (:mod:`kanbert_async.sandbox.ratelimit`) behind a
+network delay; requests pass :class:`~kanbert_async._core.ratelimit.RateLimiter` as the transport
+passes them (a 429 is retried through the gate, which holds everyone until its wait is over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+
+from kanbert_async._core.ratelimit import RateLimiter
+from kanbert_async.sandbox.ratelimit import (
+    Algorithm,
+    HeaderStyle,
+    RateLimit,
+    RetryAfter,
+    Throttle,
+    limit_headers,
+    make_throttle,
+)
+
+from .virtual_time import run_virtual
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """A throttled server: ``rate`` like ``"10/s"``, its algorithm, what its answers say, and
+    ``latency`` seconds of round trip (half each way)."""
+
+    rate: str = "10/s"
+    algorithm: Algorithm = "fixed"
+    headers: HeaderStyle = "laravel"
+    retry_after: RetryAfter = "seconds"
+    burst: int | None = None
+    latency: float = 0.05
+
+    @property
+    def limit(self) -> RateLimit:
+        return RateLimit.parse(self.rate)
+
+    @property
+    def per_second(self) -> float:
+        return self.limit.limit / self.limit.window
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}/{self.headers}/{self.retry_after} {self.rate}"
+
+
+@dataclasses.dataclass
+class Run:
+    """What happened: requests the server saw, 429s among them, and how long it all took."""
+
+    requests: int = 0
+    refused: int = 0
+    elapsed: float = 0.0
+    calls: int = 0
+
+
+class Wire:
+    """The server end: one throttle shared by every client of the same token."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.throttle: Throttle = make_throttle(server.limit, server.algorithm, burst=server.burst)
+        self.run = Run()
+
+    async def send(self, limiter: RateLimiter, *, max_retries: int = 20) -> None:
+        """One call through ``limiter``, retried on 429 like the transport does."""
+        half = self.server.latency / 2
+        for _ in range(max_retries + 1):
+            ticket = await limiter.acquire()
+            await asyncio.sleep(half)
+            verdict = self.throttle.hit("token")
+            headers = limit_headers(verdict, self.server.headers, self.server.retry_after, wall=time.time())
+            self.run.requests += 1
+            await asyncio.sleep(half)
+            status = 200 if verdict.allowed else 429
+            limiter.observe(ticket, status, headers)
+            if verdict.allowed:
+                self.run.calls += 1
+                return
+            self.run.refused += 1
+        raise RuntimeError("gave up after 429s")
+
+    def spend_budget(self) -> None:
+        """Another client of the same token uses up what the server allows right now."""
+        while self.throttle.hit("token").allowed:
+            pass
+
+
+Workload = Callable[[Wire], Awaitable[None]]
+
+
+async def cold_burst(wire: Wire, calls: int = 40) -> None:
+    """A fresh client, ``calls`` concurrent calls."""
+    limiter = RateLimiter()
+    await asyncio.gather(*(wire.send(limiter) for _ in range(calls)))
+
+
+async def walkers(wire: Wire, calls: int = 150, concurrency: int = 8) -> None:
+    """A partitioned scan's shape: ``concurrency`` chains of sequential calls."""
+    limiter = RateLimiter()
+    share = [calls // concurrency + (i < calls % concurrency) for i in range(concurrency)]
+
+    async def chain(n: int) -> None:
+        for _ in range(n):
+            await wire.send(limiter)
+
+    await asyncio.gather(*(chain(n) for n in share))
+
+
+async def fan_out_after_spent(wire: Wire, calls: int = 100, concurrency: int = 16) -> None:
+    """``kb.map`` over ``calls`` items at ``concurrency``, right after another client spent the budget."""
+    wire.spend_budget()
+    await _spread(wire, RateLimiter(), calls, concurrency)
+
+
+async def export_killed_and_resumed(wire: Wire, calls: int = 200, concurrency: int = 8) -> None:
+    """An export's requests at ``concurrency``, killed halfway and resumed by a fresh process (a new
+    client, knowing nothing) against the same server."""
+    await _spread(wire, RateLimiter(), calls // 2, concurrency)
+    await _spread(wire, RateLimiter(), calls - calls // 2, concurrency)
+
+
+async def export_uninterrupted(wire: Wire, calls: int = 200, concurrency: int = 8) -> None:
+    """The same export, not interrupted."""
+    await _spread(wire, RateLimiter(), calls, concurrency)
+
+
+async def _spread(wire: Wire, limiter: RateLimiter, calls: int, concurrency: int) -> None:
+    queue = list(range(calls))
+
+    async def worker() -> None:
+        while queue:
+            queue.pop()
+            await wire.send(limiter)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def measure(server: Server, workload: Workload) -> Run:
+    """Run ``workload`` against ``server`` on a virtual clock."""
+
+    async def main() -> Run:
+        wire = Wire(server)
+        started = time.monotonic()
+        await workload(wire)
+        wire.run.elapsed = time.monotonic() - started
+        return wire.run
+
+    return run_virtual(main)

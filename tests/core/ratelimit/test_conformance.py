@@ -1,0 +1,112 @@
+"""The rate limiter against every throttle and header style, on a virtual clock (the fast cells of
+the conformance matrix; ``bench/throttles.py`` runs the full cells against the sandbox in real time).
+
+Servers: a fixed window (Laravel's, opened by the first hit), a token bucket (gateways) and a
+sliding log; each states its limit Laravel's way, the IETF way, or not at all (a 429 with
+``Retry-After`` in seconds, as a date, or nothing). 50 ms round trips, 1 s windows.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import pytest
+
+from kanbert_async.sandbox.ratelimit import ALGORITHMS, HeaderStyle, RetryAfter
+
+from .simulation import (
+    Run,
+    Server,
+    cold_burst,
+    export_killed_and_resumed,
+    export_uninterrupted,
+    fan_out_after_spent,
+    measure,
+    walkers,
+)
+
+STYLES: list[tuple[HeaderStyle, RetryAfter]] = [
+    ("laravel", "seconds"),
+    ("ietf", "seconds"),
+    ("none", "seconds"),
+    ("none", "date"),
+    ("none", "omit"),
+]
+RATES = ["10/s", "20/s"]
+SERVERS = [
+    Server(rate=rate, algorithm=algorithm, headers=headers, retry_after=retry_after)
+    for rate, algorithm, (headers, retry_after) in itertools.product(RATES, ALGORITHMS, STYLES)
+]
+WINDOW = 1.0
+
+
+def _id(server: Server) -> str:
+    return f"{server.algorithm}-{server.headers}-{server.retry_after}-{server.rate.replace('/', 'per')}"
+
+
+#: Cells that miss their bar today, all on servers that send no rate-limit headers: learning what a
+#: window admits takes a 429 in a window that was the client's own from its start, and a client
+#: that starts in someone else's window (or a bucket's burst) pays for it twice. Strict: a cell that
+#: starts meeting its bar fails here until it is taken off this list.
+KNOWN_MISSES = {
+    ("scan", "bucket-none-seconds-10pers"),
+    ("scan", "bucket-none-date-10pers"),
+    ("scan", "sliding-none-omit-10pers"),
+    ("scan", "bucket-none-seconds-20pers"),
+    ("scan", "sliding-none-omit-20pers"),
+    ("fan-out", "fixed-none-date-10pers"),
+    ("fan-out", "bucket-none-date-10pers"),
+    ("resume", "fixed-none-date-20pers"),
+    ("resume", "sliding-none-seconds-20pers"),
+    ("resume", "sliding-none-date-20pers"),
+    ("resume", "sliding-none-omit-20pers"),
+}
+
+
+def _cells(workload: str) -> list[pytest.ParameterSet]:
+    known = pytest.mark.xfail(strict=True, reason="known miss: see KNOWN_MISSES")
+    return [
+        pytest.param(server, id=_id(server), marks=[known] if (workload, _id(server)) in KNOWN_MISSES else [])
+        for server in SERVERS
+    ]
+
+
+def _max_429s(server: Server, *, with_headers: int, without: int) -> int:
+    return without if server.headers == "none" else with_headers
+
+
+def _within_bound(server: Server, run: Run, requests: int) -> None:
+    bound = requests / server.per_second
+    assert run.elapsed <= 1.15 * bound + WINDOW, f"{run.elapsed:.2f}s against a bound of {bound:.2f}s"
+
+
+@pytest.mark.parametrize("server", _cells("burst"))
+def test_a_cold_burst_of_forty_calls_meets_few_429s(server: Server) -> None:
+    run = measure(server, functools.partial(cold_burst, calls=40))
+    assert run.calls == 40
+    assert run.refused <= _max_429s(server, with_headers=3, without=8)
+
+
+@pytest.mark.parametrize("server", _cells("scan"))
+def test_a_scan_of_150_pages_runs_at_the_servers_rate(server: Server) -> None:
+    run = measure(server, functools.partial(walkers, calls=150, concurrency=8))
+    assert run.calls == 150, "every page exactly once"
+    _within_bound(server, run, 150)
+    assert run.refused <= _max_429s(server, with_headers=3, without=10)
+
+
+@pytest.mark.parametrize("server", _cells("fan-out"))
+def test_a_fan_out_started_after_another_client_spent_the_budget_recovers_in_windows(server: Server) -> None:
+    run = measure(server, functools.partial(fan_out_after_spent, calls=100, concurrency=16))
+    assert run.calls == 100
+    _within_bound(server, run, 100)
+    assert run.refused <= _max_429s(server, with_headers=3, without=10)
+
+
+@pytest.mark.parametrize("server", _cells("resume"))
+def test_an_export_killed_and_resumed_by_a_fresh_client_takes_about_as_long(server: Server) -> None:
+    whole = measure(server, export_uninterrupted)
+    resumed = measure(server, export_killed_and_resumed)
+    assert resumed.calls == whole.calls == 200
+    assert resumed.elapsed <= 1.2 * whole.elapsed + WINDOW

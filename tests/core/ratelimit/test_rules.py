@@ -1,0 +1,408 @@
+"""The rate limiter's rules, one server behaviour each, on a fake clock (the pure state, then the gate)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from email.utils import formatdate
+
+import pytest
+
+from kanbert_async._core.ratelimit import (
+    Observation,
+    RateLimiter,
+    RateLimitInfo,
+    RateLimitState,
+    Ticket,
+    parse_rate,
+)
+from kanbert_async._core.ratelimit.state import BLIND_BACKOFF, RESET_MARGIN, SLOW_START_LIMIT
+from kanbert_async._core.ratelimit.window import GROW_EVERY
+from kanbert_async.sandbox.ratelimit import RateLimit, Throttle, make_throttle
+
+UNIX = 1_780_000_000.0
+
+
+def laravel(remaining: int, limit: int = 10) -> Observation:
+    return Observation(limit=limit, remaining=remaining)
+
+
+def admit_all(state: RateLimitState, now: float) -> list[Ticket]:
+    """Every request the state lets go at ``now``."""
+    tickets = []
+    while isinstance(ticket := state.admit(now), Ticket):
+        tickets.append(ticket)
+    return tickets
+
+
+def answer(
+    state: RateLimitState, tickets: list[Ticket], now: float, seen: Observation, status: int = 200
+) -> None:
+    for ticket in tickets:
+        state.on_answer(ticket, 200, seen, now)
+
+
+# -- headers -------------------------------------------------------------------------------------
+
+
+def test_laravel_headers_give_limit_and_remaining() -> None:
+    seen = Observation.from_headers({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"}, UNIX)
+    assert (seen.limit, seen.remaining, seen.reset, seen.retry_after) == (60, 59, None, None)
+
+
+def test_a_laravel_429_gives_retry_after_and_a_unix_reset() -> None:
+    headers = {"X-RateLimit-Remaining": "0", "Retry-After": "3", "X-RateLimit-Reset": str(int(UNIX) + 2)}
+    seen = Observation.from_headers(headers, UNIX)
+    assert (seen.retry_after, seen.reset, seen.wait, seen.coarse) == (3.0, 2.0, 2.0, True)
+
+
+@pytest.mark.parametrize(
+    ("policy", "quota", "window"),
+    [("15;w=1", 15, 1.0), ('"default";q=600;w=60', 600, 60.0), ("100;w=10, 1000;w=3600", 100, 10.0)],
+)
+def test_ietf_headers_give_the_policy_window(policy: str, quota: int, window: float) -> None:
+    headers = {"RateLimit-Remaining": "4", "RateLimit-Reset": "1", "RateLimit-Policy": policy}
+    seen = Observation.from_headers(headers, UNIX)
+    assert (seen.limit, seen.remaining, seen.reset, seen.window) == (quota, 4, 1.0, window)
+
+
+def test_retry_after_as_an_http_date_or_in_milliseconds() -> None:
+    dated = Observation.from_headers({"Retry-After": formatdate(UNIX + 4, usegmt=True)}, UNIX)
+    assert dated.retry_after == pytest.approx(4.0) and dated.coarse
+    precise = Observation.from_headers({"retry-after-ms": "250"}, UNIX)
+    assert precise.retry_after == pytest.approx(0.25) and not precise.coarse
+
+
+def test_an_answer_without_rate_limit_headers_says_nothing() -> None:
+    assert Observation.from_headers({"Content-Type": "application/json"}, UNIX) == Observation()
+
+
+@pytest.mark.parametrize(
+    ("text", "per_second"), [("600/min", 10.0), ("50/s", 50.0), ("5000/hours", 5000 / 3600)]
+)
+def test_parse_rate_reads_human_rates(text: str, per_second: float) -> None:
+    assert parse_rate(text) == pytest.approx(per_second)
+
+
+@pytest.mark.parametrize("text", ["fast", "0/s", "10/fortnight", ""])
+def test_parse_rate_rejects_anything_else(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_rate(text)
+
+
+# -- nothing known yet ---------------------------------------------------------------------------
+
+
+def test_a_server_not_heard_from_gets_one_request_then_one_more_per_answer() -> None:
+    state = RateLimitState()
+    in_flight = admit_all(state, 0.0)
+    sizes = [len(in_flight)]
+    for now in (0.05, 0.1):
+        answer(state, in_flight, now, Observation())
+        in_flight = admit_all(state, now)
+        sizes.append(len(in_flight))
+    assert sizes[:2] == [1, 2], "a cold burst does not reach the wire"
+    assert sizes[2] <= SLOW_START_LIMIT + 1, "growth slows past the slow-start limit"
+
+
+def test_past_the_slow_start_limit_requests_in_flight_grow_by_about_one_per_round_trip() -> None:
+    state = RateLimitState()
+    in_flight = admit_all(state, 0.0)
+    now = 0.0
+    for _ in range(10):
+        now += 0.05
+        answer(state, in_flight, now, Observation())
+        in_flight = admit_all(state, now)
+    assert SLOW_START_LIMIT + 6 <= len(in_flight) <= SLOW_START_LIMIT + 10
+
+
+def test_a_client_told_the_pace_sends_at_it_from_the_first_request() -> None:
+    state = RateLimitState(rate=10.0)
+    assert state.admit(0.0) == Ticket(1, 0.0)
+    assert state.admit(0.0) == pytest.approx(0.1), "the second waits its turn, not for an answer"
+    assert isinstance(state.admit(0.1), Ticket)
+
+
+# -- the server states its budget ----------------------------------------------------------------
+
+
+def test_laravel_remaining_lets_the_rest_of_the_budget_go_at_once() -> None:
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    assert len(admit_all(state, 0.05)) == 9
+
+
+def test_concurrent_answers_counted_out_of_order_leave_the_lowest_count_less_what_is_in_flight() -> None:
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    burst = admit_all(state, 0.05)
+    # The server counted them in another order than they were sent: a higher count arrives last.
+    for ticket, remaining in zip(burst[:3], (4, 1, 7), strict=True):
+        state.on_answer(ticket, 200, laravel(remaining), 0.1)
+    assert admit_all(state, 0.1) == [], "1 left, 6 still in flight"
+
+
+def test_more_left_for_a_request_sent_after_the_lowest_count_means_the_server_gave_some_back() -> None:
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(0), 0.05)
+    [probe] = admit_all(state, 0.05)  # spent, nothing known: one probe
+    state.on_answer(probe, 200, laravel(9), 1.2)
+    assert len(admit_all(state, 1.2)) == 9
+
+
+def test_a_spent_budget_with_nothing_said_sends_one_probe_and_its_429_says_when() -> None:
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    burst = admit_all(state, 0.05)
+    answer(state, burst, 0.1, laravel(0))
+    [probe] = admit_all(state, 0.1)
+    assert state.admit(0.1) is None, "one probe at a time"
+    state.on_answer(probe, 429, Observation(limit=10, remaining=0, retry_after=1.0), 0.15)
+    assert state.admit(0.5) == state.cooldown_until
+    # Laravel's window opened with the first request: it ends a second after it left.
+    assert state.window.seconds == 1.0
+    assert state.cooldown_until == pytest.approx(1.0 + RESET_MARGIN)
+
+
+def test_each_request_comes_back_one_window_after_it_left() -> None:
+    state = RateLimitState()
+    state.window.state(1.0)
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    burst = admit_all(state, 0.05)
+    answer(state, burst, 0.1, laravel(0))
+    assert state.admit(0.5) == pytest.approx(1.0 + RESET_MARGIN), "the first request's unit comes back first"
+    assert len(admit_all(state, 1.0 + RESET_MARGIN)) == 1
+    assert len(admit_all(state, 1.05 + RESET_MARGIN)) == 9
+
+
+def test_a_fixed_window_that_gave_everything_back_at_its_end_is_not_credited_twice() -> None:
+    state = RateLimitState()
+    state.window.state(1.0)
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    burst = admit_all(state, 0.05)
+    answer(state, burst, 0.1, laravel(0))
+    [opener] = admit_all(state, 1.01)
+    # The whole window came back at once: 9 left after it, not 9 plus the 9 due back at 1.06.
+    state.on_answer(opener, 200, laravel(9), 1.06)
+    assert len(admit_all(state, 1.2)) == 9
+
+
+def test_ietf_reset_on_every_answer_is_waited_for_when_the_window_is_unknown() -> None:
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, Observation(limit=5, remaining=0, reset=2.0), 0.05)
+    assert state.admit(0.1) == pytest.approx(2.05)
+    assert state.info.reset is not None
+
+
+# -- 429s ------------------------------------------------------------------------------------------
+
+
+def test_one_429_holds_every_request_once_and_its_echoes_change_nothing() -> None:
+    state = RateLimitState(rate=1000.0)
+    tickets = [state.admit(now) for now in (0.0, 0.001, 0.002)]
+    assert all(isinstance(t, Ticket) for t in tickets)
+    state.on_answer(tickets[0], 429, Observation(retry_after=2.0, coarse=False), 0.05)  # type: ignore[arg-type]
+    until = state.cooldown_until
+    state.on_answer(tickets[1], 429, Observation(retry_after=5.0, coarse=False), 0.06)  # type: ignore[arg-type]
+    assert state.cooldown_until == until == pytest.approx(2.05), "sent before the wait began: an echo"
+    assert state.admit(1.0) == until
+
+
+def test_a_whole_second_retry_after_is_sharpened_to_when_the_windows_first_request_comes_back() -> None:
+    state = RateLimitState()
+    state.window.state(1.0)
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(5), 0.05)
+    late = state.admit(0.1)  # meanwhile another client of the token spent the rest
+    assert isinstance(late, Ticket)
+    # "Retry-After: 1" at 0.15 rounds up a window that ends a second after the first request left.
+    state.on_answer(late, 429, Observation(limit=10, remaining=0, retry_after=1.0), 0.15)
+    assert state.cooldown_until == pytest.approx(1.0 + RESET_MARGIN)
+
+
+def test_a_429_to_the_request_sent_at_a_sharpened_end_stops_sharpening() -> None:
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    answer(state, admit_all(state, 0.05), 0.1, laravel(0))
+    [probe] = admit_all(state, 0.1)
+    state.on_answer(probe, 429, Observation(limit=10, remaining=0, retry_after=1.0), 0.15)
+    assert state.cooldown_until == pytest.approx(1.0 + RESET_MARGIN), (
+        "sharpened: the window's first left at 0"
+    )
+    [opener] = admit_all(state, state.cooldown_until)
+    state.on_answer(opener, 429, Observation(limit=10, remaining=0, retry_after=1.0), 1.06)
+    assert state.cooldown_until == pytest.approx(2.06), "taken as stated from now on"
+    assert not state._sharpen
+
+
+def test_a_429_that_says_nothing_is_probed_after_a_backoff_that_doubles() -> None:
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 429, Observation(), 0.05)
+    assert state.cooldown_until == pytest.approx(0.05 + BLIND_BACKOFF)
+    [probe] = admit_all(state, state.cooldown_until)
+    state.on_answer(probe, 429, Observation(), 1.1)
+    assert state.cooldown_until == pytest.approx(1.1 + 2 * BLIND_BACKOFF)
+
+
+def test_a_retry_after_of_zero_that_is_still_refused_is_treated_as_saying_nothing() -> None:
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 429, Observation(retry_after=0.0), 0.05)
+    assert state.cooldown_until == pytest.approx(0.05 + BLIND_BACKOFF), "no hammering at 'now'"
+
+
+# -- no rate-limit headers at all ------------------------------------------------------------------
+
+
+class VirtualClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _fixed_window_of_ten() -> tuple[Throttle, VirtualClock]:
+    clock = VirtualClock()
+    return make_throttle(RateLimit(10, 1.0), "fixed", clock=clock), clock
+
+
+def _run(throttle: Throttle, clock: VirtualClock, state: RateLimitState, until: float) -> list[float]:
+    passed: list[float] = []
+    now = 0.0
+    while now < until:
+        clock.now = now
+        admitted = state.admit(now)
+        if isinstance(admitted, Ticket):
+            verdict = throttle.hit("token")
+            seen = Observation() if verdict.allowed else Observation(retry_after=1.0)
+            state.on_answer(admitted, 200 if verdict.allowed else 429, seen, now)
+            if verdict.allowed:
+                passed.append(now)
+        else:
+            now = admitted if admitted is not None else now + 0.01
+    return passed
+
+
+def test_without_headers_what_a_window_let_through_is_learned_and_sent_evenly_paced() -> None:
+    throttle, clock = _fixed_window_of_ten()
+    state = RateLimitState()
+    passed = _run(throttle, clock, state, until=6.0)
+    assert state.window.seconds == 1.0 and state.learned.count == 10 and state.learned.exact
+    late = [t for t in passed if t > 3.0]
+    gaps = [b - a for a, b in itertools.pairwise(late)]
+    assert min(gaps) == pytest.approx((1.0 + RESET_MARGIN) / 10), "no window of any kind sees more than 10"
+    assert len(late) >= 28
+
+
+def test_without_headers_a_budget_from_a_window_we_did_not_see_whole_is_a_floor_that_doubles() -> None:
+    throttle, clock = _fixed_window_of_ten()
+    for _ in range(7):
+        throttle.hit("token")  # another client of the token used most of the first window
+    state = RateLimitState()
+    _run(throttle, clock, state, until=0.9)
+    assert state.learned.count == 3 and not state.learned.exact
+    _run(throttle, clock, state, until=6.0)
+    assert state.learned.count == 10 and state.learned.exact, "doubled past it, then met its 429"
+
+
+def test_without_headers_an_exact_budget_tries_one_more_only_after_several_whole_windows() -> None:
+    throttle, clock = _fixed_window_of_ten()
+    state = RateLimitState()
+    _run(throttle, clock, state, until=3.0)
+    assert state.learned.count == 10 and state.learned.exact
+    learned_at, refused = state.learned._grown_at, state._echoes_until
+    _run(throttle, clock, state, until=learned_at + GROW_EVERY - 0.5)
+    assert state.learned.count == 10 and state._echoes_until == refused, "no 429 while it keeps to 10"
+    _run(throttle, clock, state, until=learned_at + GROW_EVERY + 3)
+    assert state._echoes_until > refused, "it tried 11 and met a 429"
+    assert state.learned.count == 10, "and is back at 10"
+
+
+# -- requests without an answer ------------------------------------------------------------------
+
+
+def test_a_request_that_got_no_answer_is_held_against_the_budget_for_a_window() -> None:
+    state = RateLimitState()
+    state.window.state(1.0)
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(1), 0.05)
+    [lost] = admit_all(state, 0.05)
+    state.on_no_answer(lost, 0.1)
+    assert state.admit(0.1) == pytest.approx(1.0 + RESET_MARGIN), (
+        "it may have counted: nothing left till then"
+    )
+
+
+def test_a_ticket_never_used_is_given_back_whole() -> None:
+    state = RateLimitState()
+    state.window.state(1.0)
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(1), 0.05)
+    [unused] = admit_all(state, 0.05)
+    state.on_no_answer(unused, 0.06, sent=False)
+    assert isinstance(state.admit(0.06), Ticket)
+
+
+def test_info_reports_what_the_server_said_and_the_reset_as_unix_time() -> None:
+    state = RateLimitState()
+    assert state.info == RateLimitInfo()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, Observation(limit=60, remaining=59, reset=30.0), 0.05, unix_now=UNIX)
+    assert state.info == RateLimitInfo(limit=60, remaining=59, reset=pytest.approx(UNIX + 30.0))
+
+
+# -- the gate --------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_waiters_are_let_go_in_the_order_they_came() -> None:
+    limiter = RateLimiter(rate=1000.0)
+    order: list[int] = []
+
+    async def call(n: int) -> None:
+        await limiter.acquire()
+        order.append(n)
+
+    await asyncio.gather(*(call(n) for n in range(20)))
+    assert order == list(range(20))
+
+
+async def test_a_waiter_cancelled_as_it_is_admitted_gives_its_ticket_back() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, wall_clock=lambda: UNIX)
+    first = await limiter.acquire()
+    waiting = asyncio.ensure_future(limiter.acquire())
+    await asyncio.sleep(0)
+    limiter.observe(first, 200, {})  # admits the waiter...
+    waiting.cancel()  # ...which is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert limiter.state.in_flight == 0
+
+
+async def test_a_429_cools_every_waiter_down_and_the_gate_wakes_them_when_it_ends() -> None:
+    limiter = RateLimiter(rate=1000.0)
+    first = await limiter.acquire()
+    limiter.observe(first, 429, {"retry-after-ms": "200"})
+    assert 0.15 < limiter.cooldown_remaining() <= 0.2
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.gather(*(limiter.acquire() for _ in range(5)))
+    assert loop.time() - started >= 0.18
