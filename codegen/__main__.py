@@ -39,6 +39,7 @@ def render(spec_path: Path, overlay_path: Path | None) -> tuple[dict[str, str], 
         render_resource,
         render_resources_init,
     )
+    from codegen.render_sync import render_sync_modules
     from codegen.rules import apply_rules
 
     described = load_spec(spec_path, overlay_path)
@@ -59,6 +60,7 @@ def render(spec_path: Path, overlay_path: Path | None) -> tuple[dict[str, str], 
     }
     for resource, resource_ops in grouped.items():
         files[f"resources/{resource}.py"] = render_resource(resource, resource_ops)
+    files.update(render_sync_modules(HEADER, grouped))
     warnings = [w for op in ops for w in op.warnings]
     return files, warnings
 

@@ -32,16 +32,21 @@ from ._core.errors import (
     UnprocessableEntityError,
 )
 from ._core.fanout import FanOut, MapResult
+from ._core.model import Model
 from ._core.oauth import OAuth2, TokenPair
 from ._core.oauth_flow import build_authorize_url, exchange_code, generate_pkce_pair
+from ._core.observe import Attempt, EventHooks, Hook
 from ._core.operation import RequestOptions
 from ._core.page import Page
 from ._core.pager import AsyncPager
 from ._core.ratelimit import RateLimitInfo
+from ._core.raw import RawResponse
+from ._core.reporting import ResponseInfo
 from ._core.retry import RetryPolicy
 from ._core.scan import PartitionedScan
 from ._core.settings import Timeout
 from ._core.transport import Stats
+from ._logging import setup_logging_from_env
 from ._version import __version__
 from .filters import Computed, F, desc
 
@@ -51,19 +56,23 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncPager",
+    "Attempt",
     "AuthenticationError",
     "BadRequestError",
     "BearerToken",
     "BinaryResponse",
     "Computed",
     "ConflictError",
+    "EventHooks",
     "F",
     "FanOut",
+    "Hook",
     "InternalServerError",
     "InvalidRequestError",
     "KanbertClient",
     "KanbertError",
     "MapResult",
+    "Model",
     "NotFoundError",
     "OAuth2",
     "Page",
@@ -72,8 +81,10 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimitInfo",
+    "RawResponse",
     "RequestOptions",
     "ResponseDecodeError",
+    "ResponseInfo",
     "RetryPolicy",
     "Stats",
     "Timeout",
@@ -85,3 +96,5 @@ __all__ = [
     "exchange_code",
     "generate_pkce_pair",
 ]
+
+setup_logging_from_env()

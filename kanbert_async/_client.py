@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import aiohttp
 
+from ._core.adhoc import adhoc_operation, page_of
 from ._core.auth import Auth, BearerToken
-from ._core.capabilities import Capabilities
-from ._core.decode import decode_response
-from ._core.download import BinaryResponse
-from ._core.duplicates import duplicate_check_for
-from ._core.encoding import flatten_query
 from ._core.errors import InvalidRequestError
 from ._core.fanout import FanOut
 from ._core.list_args import ListArgs
-from ._core.list_source import ListSource
-from ._core.operation import Operation, RequestOptions
+from ._core.observe import EventHooks, Observer
+from ._core.operation import RequestOptions
 from ._core.pager import AsyncPager
+from ._core.pool import ConnectionPool
 from ._core.ratelimit import RateLimiter, RateLimitInfo
+from ._core.reporting import ResponseInfo
 from ._core.retry import RetryPolicy
+from ._core.runner import Runner
 from ._core.settings import Timeout, check_base_url
 from ._core.transport import Stats, Transport
 from ._generated.resources import ResourcesMixin
@@ -61,6 +60,12 @@ class KanbertClient(ResourcesMixin):
         max_connections: size of the connection pool.
         session: an aiohttp session to use; it is not closed by the client.
         allow_insecure_http: permit ``http://`` to a non-loopback host.
+        default_headers: headers sent with every request (a call's own override them).
+        default_query: query parameters sent with every request (unless the call has its own).
+        event_hooks: ``{"request": [...], "response": [...], "error": [...]}`` — functions or
+            coroutine functions of an :class:`~kanbert_async.Attempt`, run once per attempt.
+        trace_configs: aiohttp ``TraceConfig`` objects for the session the client creates (e.g.
+            OpenTelemetry's ``create_trace_config()``).
     """
 
     def __init__(
@@ -76,6 +81,10 @@ class KanbertClient(ResourcesMixin):
         max_connections: int = 64,
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, Any] | None = None,
+        event_hooks: EventHooks | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         if auth is None:
             token = token if token is not None else os.environ.get("KANBERT_API_TOKEN")
@@ -86,15 +95,67 @@ class KanbertClient(ResourcesMixin):
                 )
             auth = BearerToken(token)
         url = base_url or os.environ.get("KANBERT_BASE_URL") or DEFAULT_BASE_URL
-        self._transport = Transport(
-            base_url=check_base_url(url, allow_insecure_http=allow_insecure_http),
-            auth=auth,
-            timeout=timeout if isinstance(timeout, Timeout) else Timeout(total=timeout),
-            retry=retry or RetryPolicy(max_retries=max_retries),
-            limiter=RateLimiter(rate_limit),
+        if session is not None and trace_configs:
+            raise InvalidRequestError(
+                "trace_configs apply to the session the client creates; pass them to your own "
+                "aiohttp.ClientSession(trace_configs=...) instead"
+            )
+        pool = ConnectionPool(
             max_connections=max_connections,
             session=session,
             user_agent=f"kanbert-async/{__version__}",
+            trace_configs=trace_configs,
+        )
+        self._transport = Transport(
+            base_url=check_base_url(url, allow_insecure_http=allow_insecure_http),
+            auth=auth,
+            timeout=_timeout(timeout),
+            retry=retry or RetryPolicy(max_retries=max_retries),
+            limiter=RateLimiter(rate_limit),
+            pool=pool,
+            observer=Observer(event_hooks),
+            default_headers=default_headers,
+            default_query=default_query,
+        )
+        self._owns_pool = True
+        self._ops = Runner(self._transport)
+
+    @classmethod
+    def _over(cls, transport: Transport) -> KanbertClient:
+        """A client over ``transport`` whose pool another client owns (``with_options``)."""
+        client = cls.__new__(cls)
+        client._transport = transport
+        client._owns_pool = False
+        client._ops = Runner(transport)
+        return client
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> KanbertClient:
+        """A client with other defaults that shares this one's connection pool, rate limiter, auth,
+        hooks and stats; closing it leaves them open (close the original)::
+
+            patient = kb.with_options(timeout=300, max_retries=10)
+            big = await patient.outgoing_invoices.get("inv_1")
+
+        ``headers`` and ``query`` are added to this client's defaults.
+        """
+        policy = retry
+        if max_retries is not None:
+            policy = (retry or self._transport.retry).with_overrides(max_retries=max_retries)
+        return type(self)._over(
+            self._transport.derive(
+                timeout=_timeout(timeout) if timeout is not None else None,
+                retry=policy,
+                headers=headers,
+                query=query,
+            )
         )
 
     def __repr__(self) -> str:
@@ -115,6 +176,18 @@ class KanbertClient(ResourcesMixin):
         """Requests made, retries, 429s seen and token refreshes, so far."""
         return self._transport.stats
 
+    @property
+    def last_response(self) -> ResponseInfo | None:
+        """Status, headers, request id, time and retries of the current task's last successful call
+        through this client (or a ``with_options`` copy); None before the first::
+
+            invoice = await kb.outgoing_invoices.get("inv_1")
+            print(kb.last_response.request_id)
+
+        Kept per asyncio task, so concurrent tasks never see each other's calls.
+        """
+        return self._transport.pool.last_response.get()
+
     # -- lifecycle -------------------------------------------------------------------------------
     async def __aenter__(self) -> KanbertClient:
         return self
@@ -125,97 +198,114 @@ class KanbertClient(ResourcesMixin):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (an injected session is left open)."""
-        await self._transport.close()
+        """Close the connection pool (an injected session is left open; a ``with_options`` copy
+        leaves its original's pool open)."""
+        if self._owns_pool:
+            await self._transport.pool.close()
 
     def __del__(self) -> None:
         transport = getattr(self, "_transport", None)
-        if transport is not None and transport.owns_open_session:
+        if transport is not None and getattr(self, "_owns_pool", False) and transport.pool.owns_open_session:
             warnings.warn(
                 f"{self!r} was not closed; use `async with KanbertClient() as kb:` or `await kb.aclose()`",
                 ResourceWarning,
                 stacklevel=2,
             )
 
-    # -- OperationRunner: what generated resources call ------------------------------------------
-    def _runner(self) -> KanbertClient:
-        return self
+    # -- what generated resources call ------------------------------------------------------------
+    def _runner(self) -> Runner:
+        return self._ops
 
-    def _url(
+    # -- what is not generated (yet) ---------------------------------------------------------------
+    @overload
+    async def request(
         self,
-        operation: Operation[Any],
-        path: Mapping[str, Any] | None,
-        query: Mapping[str, Any] | None,
-        args: ListArgs | None,
-    ) -> str:
-        if args is None:
-            return self._transport.url_for(operation, path, flatten_query(query or {}))
-        caps = operation.capabilities or Capabilities.undocumented(operation.id)
-        return self._transport.url_for(operation, path, args.encode(caps, operation.page_size_param))
-
-    async def call(
-        self,
-        operation: Operation[T],
+        method: str,
+        path_template: str,
+        /,
         *,
+        cast_to: type[T],
         path: Mapping[str, Any] | None = None,
         query: Mapping[str, Any] | None = None,
-        args: ListArgs | None = None,
         body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
-    ) -> T:
-        """Run ``operation`` and decode its JSON response (used by generated resources).
+    ) -> T: ...
 
-        Query parameters come as ``query`` or, for an operation with list parameters (sort,
-        include, filter, computed fields), as ``args``.
+    @overload
+    async def request(
+        self,
+        method: str,
+        path_template: str,
+        /,
+        *,
+        cast_to: object = ...,
+        path: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        options: RequestOptions | None = None,
+    ) -> Any: ...
+
+    async def request(
+        self,
+        method: str,
+        path_template: str,
+        /,
+        *,
+        cast_to: object = Any,
+        path: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        options: RequestOptions | None = None,
+    ) -> Any:
+        """Call an endpoint the SDK does not generate (yet), with the same auth, retries, rate
+        limiter and errors as every generated method::
+
+            project = await kb.request("GET", "/projects/{id}", path={"id": "p_1"}, cast_to=Project)
+            raw = await kb.request("GET", "/me")                    # decoded JSON: dicts and lists
+
+        ``path_template`` is relative to the base URL; ``path`` fills its ``{placeholders}``
+        (percent-encoded); ``query`` values are encoded like a generated method's; ``body`` is sent as
+        JSON. ``cast_to`` is any type msgspec decodes (a Struct, ``list[X]``, ``X | None``); a 204
+        returns None. POST and PATCH are retried only when they provably never arrived.
         """
-        response = await self._transport.send(
-            operation,
-            self._url(operation, path, query, args),
-            body=body,
-            options=options,
-            find_existing=duplicate_check_for(self._transport, operation, body),
-        )
-        if operation.response is None:
-            # 204 No Content, or a success the description documents without a body.
-            return None  # type: ignore[return-value]
-        result: T = decode_response(operation, response.body)
-        return result
+        operation = adhoc_operation(method, path_template, response=cast_to, body=body is not None)
+        return await self._ops.call(operation, path=path, query=query, body=body, options=options)
 
     def paginate(
         self,
-        operation: Operation[T],
+        method: str,
+        path_template: str,
+        /,
         *,
+        item: type[T],
         path: Mapping[str, Any] | None = None,
-        args: ListArgs | None = None,
+        query: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
         start_cursor: str | None = None,
         max_items: int | None = None,
         max_pages: int | None = None,
         prefetch: int = 1,
         options: RequestOptions | None = None,
     ) -> AsyncPager[T]:
-        """A pager over a list operation (used by generated resources); ``args`` are checked now."""
-        return AsyncPager(
-            ListSource(self._transport, operation, path, options),
-            args or ListArgs(),
-            operation=operation.id,
-            capabilities=operation.capabilities,
+        """A pager over a cursor-paginated endpoint the SDK does not generate (yet)::
+
+            async for project in kb.paginate("GET", "/projects", item=Project, page_size=100):
+                ...
+
+        Pages are Kanbert's (``{data: [...], meta: {next_cursor}}``), fetched ahead like a generated
+        listing's; ``query`` goes with every page (``sort``, ``filter`` as the API writes them).
+        """
+        operation = adhoc_operation(method, path_template, response=page_of(item), body=False)
+        return self._ops.paginate(
+            operation,
+            path=path,
+            args=ListArgs(page_size=page_size, extras=dict(query or {})),
             start_cursor=start_cursor,
             max_items=max_items,
             max_pages=max_pages,
             prefetch=prefetch,
+            options=options,
         )
-
-    def download(
-        self,
-        operation: Operation[Any],
-        *,
-        path: Mapping[str, Any] | None = None,
-        query: Mapping[str, Any] | None = None,
-        args: ListArgs | None = None,
-        options: RequestOptions | None = None,
-    ) -> BinaryResponse:
-        """A binary response to read, stream or save (used by generated resources)."""
-        return BinaryResponse(self._transport, operation, self._url(operation, path, query, args), options)
 
     # -- fan-out -------------------------------------------------------------------------------
     def map(
@@ -238,3 +328,7 @@ class KanbertClient(ResourcesMixin):
         means more 429s. Errors are collected per item unless ``stop_on_error`` is set.
         """
         return FanOut(fn, items, concurrency=concurrency, stop_on_error=stop_on_error)
+
+
+def _timeout(timeout: float | Timeout) -> Timeout:
+    return timeout if isinstance(timeout, Timeout) else Timeout(total=timeout)

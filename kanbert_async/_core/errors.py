@@ -13,6 +13,9 @@ from typing import Any
 
 import msgspec
 
+from .ratelimit import RateLimitInfo
+from .redact import redact_headers
+
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -32,8 +35,6 @@ __all__ = [
     "status_error",
 ]
 
-_SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
-
 
 class KanbertError(Exception):
     """Base class of every error raised by kanbert-async."""
@@ -48,7 +49,8 @@ class InvalidRequestError(KanbertError, ValueError):
 
 
 class PaginationError(KanbertError):
-    """The server's pagination misbehaved (a cursor repeated), so the listing stopped safely."""
+    """A listing cannot go on: the server's pagination misbehaved (a cursor repeated, so the listing
+    stopped safely), or ``page.next_page()`` was asked for on the last page."""
 
 
 class APIConnectionError(KanbertError):
@@ -73,17 +75,15 @@ class ResponseDecodeError(KanbertError):
         self.path = path
 
 
-def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("<redacted>" if k.lower() in _SENSITIVE_HEADERS else v) for k, v in headers.items()}
-
-
 class APIStatusError(KanbertError):
     """The API answered with a non-success HTTP status.
 
-    Attributes: ``status``, ``message`` (the server's own message, when it sent one),
-    ``request_id``, ``body`` (the decoded JSON body, or the raw text), ``headers`` (response
-    headers, credentials removed), ``method``, ``url``, ``operation`` and ``retry_after`` (the
-    wait in seconds the server asked for, e.g. a 503's ``Retry-After`` during maintenance).
+    Attributes: ``status`` (also as ``status_code``), ``message`` (the server's own message, when
+    it sent one), ``request_id``, ``body`` (the decoded JSON body, or the raw text), ``headers``
+    (response headers, credentials removed), ``method``, ``url``, ``operation``, ``retry_after``
+    (the wait in seconds the server asked for, e.g. a 503's ``Retry-After`` during maintenance),
+    ``attempts`` (requests sent for this call, retries included) and ``rate_limit`` (the client's
+    :class:`~kanbert_async.RateLimitInfo` when the call failed).
     """
 
     #: What a person can do about this kind of error; subclasses override it.
@@ -107,11 +107,20 @@ class APIStatusError(KanbertError):
         self.message = message
         self.request_id = request_id
         self.body = body
-        self.headers = _redacted_headers(headers or {})
+        self.headers = redact_headers(headers or {})
         self.method = method
         self.url = url
         self.operation = operation
+        #: Requests sent for this call (retries and a resend after a token refresh included).
+        self.attempts = 1
+        #: What the server last said about the rate limit when the call failed.
+        self.rate_limit = RateLimitInfo()
         super().__init__(self._render())
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status (the name Stainless, githubkit and httpx users type)."""
+        return self.status
 
     def _render(self) -> str:
         where = self.operation or f"{self.method} {self.url}".strip()

@@ -8,19 +8,31 @@ retried into the exception the caller sees.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 from yarl import URL
 
-from .errors import APIConnectionError, APITimeoutError, KanbertError, status_error
+from .encoding import query_string
+from .errors import APIConnectionError, APITimeoutError, InvalidRequestError, KanbertError, status_error
 from .multipart import Spooled
 from .operation import Operation
+from .reporting import ResponseInfo
 from .retry import IDEMPOTENT_METHODS, Failure, RetryPolicy
 
-__all__ = ["BodyReader", "Outcome", "Request", "Response", "failure_error"]
+__all__ = [
+    "BodyReader",
+    "Outcome",
+    "Request",
+    "Response",
+    "failure_error",
+    "response_info",
+    "with_body_fields",
+    "with_query",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +42,8 @@ class Response:
     status: int
     headers: Mapping[str, str]
     body: bytes
+    #: The call's summary, set on the response :meth:`Transport.send <.transport.Transport.send>` returns.
+    info: ResponseInfo | None = None
 
 
 #: Reads a successful response's body in its own way (a download saved to a file); returns the
@@ -63,6 +77,8 @@ class Request:
     #: After an ambiguous failure of a create: the record if the create had happened, else None.
     find_existing: Callable[[], Awaitable[Response | None]] | None = None
     retries: int = 0
+    #: Requests sent so far (retries and a resend after a refresh included).
+    attempts: int = 0
     refreshed: bool = False
     authorization: str = field(default="", repr=False)
 
@@ -140,3 +156,45 @@ def failure_error(request: Request, outcome: Outcome, server_wait: float | None)
     # aiohttp's connection errors carry no request headers, so chaining them leaks no token.
     exc.__cause__ = error
     return exc
+
+
+def response_info(request: Request, outcome: Outcome, elapsed: float) -> ResponseInfo:
+    """What the caller learns of a call that succeeded with ``outcome`` after ``elapsed`` seconds."""
+    status = outcome.status
+    assert status is not None
+    response, live = outcome.response, outcome.live
+    headers: Mapping[str, str] = response.headers if response is not None else {}
+    if live is not None:  # a download stream: the response is still being read
+        headers = live.headers
+    return ResponseInfo(
+        status=status,
+        headers=headers,
+        operation=request.operation.id,
+        method=request.operation.method,
+        url=request.url,
+        elapsed=elapsed,
+        retries=request.retries,
+        attempts=request.attempts,
+    )
+
+
+def with_query(url: str, pairs: Sequence[tuple[str, str]], *, keep_given: bool = False) -> str:
+    """``url`` with ``pairs`` added to its query; with ``keep_given``, not those whose name it has."""
+    if keep_given:
+        given = {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+        pairs = [(k, v) for k, v in pairs if k not in given]
+    if not pairs:
+        return url
+    return url + ("&" if "?" in url else "?") + query_string(pairs)
+
+
+def with_body_fields(
+    operation: Operation[Any], body: Mapping[str, Any] | None, extra: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The body with ``extra_body``'s fields merged over it; refused for an operation without a body."""
+    if operation.body is None:
+        raise InvalidRequestError(
+            f"{operation.id}: extra_body was given, but {operation.method} {operation.path} sends no body; "
+            "use extra_query for query parameters"
+        )
+    return {**(body or {}), **extra}

@@ -7,7 +7,9 @@ fetches page after page by cursor.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from .capabilities import Capabilities
@@ -58,7 +60,8 @@ class ListSource(Generic[T]):
         if cursor is not None:
             pair = query_string(((self._operation.cursor_param, cursor),))
             url = f"{prepared}&{pair}" if "?" in prepared else f"{prepared}?{pair}"
-        body = (await self._transport.send(self._operation, url, options=self._options)).body
-        page = decode_page(self._operation, body, cursor, raw=raw)
-        self._last_body = body
-        return page
+        response = await self._transport.send(self._operation, url, options=self._options)
+        page = decode_page(self._operation, response.body, cursor, raw=raw)
+        self._last_body = response.body
+        # The page knows its response, and how to fetch the next one (page.next_page()).
+        return replace(page, response=response.info, fetch=functools.partial(self.fetch, prepared, raw=raw))

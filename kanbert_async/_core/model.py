@@ -7,8 +7,11 @@ instead of failing, and Structs skip the cycle GC because decoded JSON trees can
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import enum
-from typing import Any
+import uuid
+from typing import Any, Literal
 
 import msgspec
 
@@ -16,7 +19,32 @@ __all__ = ["KanbertEnum", "Model"]
 
 
 class Model(msgspec.Struct, kw_only=True, gc=False):
-    """Base of every Kanbert model: keyword-only construction, no GC tracking, unknown keys ignored."""
+    """Base of every Kanbert model: keyword-only construction, no GC tracking, unknown keys ignored.
+
+    ``to_dict()`` and ``to_json()`` turn one back into the API's shape (its field names; fields the
+    response left out stay out). Fields this SDK does not know are not kept on the model: ask for
+    the JSON as sent with ``pager.keep_raw()`` (``page.raw``) or ``with_raw_response`` (``.content``).
+    """
+
+    def to_dict(self, *, mode: Literal["python", "json"] = "python") -> dict[str, Any]:
+        """The model as a dict keyed by the API's field names, nested models as dicts.
+
+        ``mode="python"`` keeps datetimes, dates and decimals as Python objects; ``mode="json"``
+        gives only JSON types (ISO 8601 strings), as ``json.dumps`` needs.
+        """
+        builtin = _PYTHON_TYPES if mode == "python" else ()
+        result: dict[str, Any] = msgspec.to_builtins(self, builtin_types=builtin)
+        return result
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The model as JSON text, as the API writes it (``indent`` pretty-prints)."""
+        encoded = msgspec.json.encode(self)
+        if indent is not None:
+            encoded = msgspec.json.format(encoded, indent=indent)
+        return encoded.decode()
+
+
+_PYTHON_TYPES = (datetime.datetime, datetime.date, datetime.time, decimal.Decimal, uuid.UUID)
 
 
 class KanbertEnum(enum.StrEnum):

@@ -7,6 +7,7 @@ encoding, retries, rate limiting, decoding, pagination — happens behind that i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -14,7 +15,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from .capabilities import Capabilities
 
-__all__ = ["DuplicateCheck", "FileInput", "Operation", "Paging", "RequestOptions"]
+__all__ = ["DuplicateCheck", "FileInput", "Operation", "Paging", "RequestOptions", "with_extras"]
 
 T = TypeVar("T")
 
@@ -118,7 +119,9 @@ class RequestOptions:
 
     ``timeout``: total seconds for one attempt; ``connect_timeout``: seconds to connect;
     ``max_retries``: retry budget for this call; ``deadline``: overall seconds for the call,
-    retries included; ``headers``: extra request headers.
+    retries included; ``headers``: extra request headers; ``query``: extra query parameters
+    (every page of a listing gets them); ``body``: extra body fields, merged over the method's.
+    Generated methods fill the last three from ``extra_headers``, ``extra_query``, ``extra_body``.
     """
 
     timeout: float | None = None
@@ -126,3 +129,28 @@ class RequestOptions:
     max_retries: int | None = None
     deadline: float | None = None
     headers: Mapping[str, str] | None = None
+    query: Mapping[str, Any] | None = None
+    body: Mapping[str, Any] | None = None
+
+
+def with_extras(
+    options: RequestOptions | None,
+    extra_query: Mapping[str, Any] | None,
+    extra_headers: Mapping[str, str] | None,
+    extra_body: Mapping[str, Any] | None,
+) -> RequestOptions | None:
+    """``options`` with a generated method's ``extra_*`` arguments added (over any already there).
+
+    Example: ``kb.outgoing_invoices.get(id, extra_query={"beta": "1"})`` sends ``?beta=1`` too.
+    """
+    if extra_query is None and extra_headers is None and extra_body is None:
+        return options
+    base = options or RequestOptions()
+    return dataclasses.replace(
+        base,
+        query={**(base.query or {}), **(extra_query or {})} if extra_query is not None else base.query,
+        headers={**(base.headers or {}), **(extra_headers or {})}
+        if extra_headers is not None
+        else base.headers,
+        body={**(base.body or {}), **(extra_body or {})} if extra_body is not None else base.body,
+    )

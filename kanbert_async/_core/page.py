@@ -7,20 +7,31 @@ from a :class:`PageSource` (the client, for a list operation), guard each cursor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 from .errors import PaginationError
 from .list_args import ListArgs
+from .reporting import ResponseInfo
 
-__all__ = ["CursorGuard", "Items", "Page", "PageIterator", "PageSource", "item_key"]
+__all__ = ["CursorGuard", "FetchPage", "Items", "Page", "PageIterator", "PageSource", "item_key"]
 
 T = TypeVar("T")
 
 
+#: Fetches the page at a cursor of the same listing (what :meth:`Page.next_page` calls).
+FetchPage = Callable[[str], Awaitable["Page[Any]"]]
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of a listing: its items, the cursor that fetched it and the one after it."""
+    """One page of a listing: its items, the cursor that fetched it and the one after it.
+
+    ``page = await kb.outgoing_invoices.list()`` gives the first; ``page.has_next_page()`` and
+    ``await page.next_page()`` walk on by hand (a pager's ``async for`` does it for you, fetching
+    ahead). ``page.response`` says how the request went (``page.request_id``).
+    """
 
     items: list[T]
     cursor: str | None
@@ -30,22 +41,39 @@ class Page(Generic[T]):
     partition: int | None = None
     #: With :meth:`AsyncPager.keep_raw`: each item's JSON exactly as the server sent it.
     raw: list[Any] | None = None
+    #: Status, headers, request id, time and retries of the request that fetched the page.
+    response: ResponseInfo | None = field(default=None, repr=False, compare=False)
+    fetch: FetchPage | None = field(default=None, repr=False, compare=False)
 
     def subset(self, keep: list[int], *, next_cursor: str | object | None = ...) -> Page[T]:
         """The same page with only the items at positions ``keep`` (raw JSON kept aligned)."""
-        return Page(
-            [self.items[i] for i in keep],
-            self.cursor,
-            self.next_cursor if next_cursor is ... else next_cursor,  # type: ignore[arg-type]
-            self.meta,
-            self.partition,
-            None if self.raw is None else [self.raw[i] for i in keep],
+        return replace(
+            self,
+            items=[self.items[i] for i in keep],
+            next_cursor=self.next_cursor if next_cursor is ... else next_cursor,  # type: ignore[arg-type]
+            raw=None if self.raw is None else [self.raw[i] for i in keep],
         )
 
     @property
     def is_last(self) -> bool:
         """No page follows this one."""
         return self.next_cursor is None
+
+    def has_next_page(self) -> bool:
+        """Whether a page follows this one (and can be fetched with :meth:`next_page`)."""
+        return self.next_cursor is not None and self.fetch is not None
+
+    async def next_page(self) -> Page[T]:
+        """Fetch the page after this one, with the listing's arguments (a pager's ``max_items`` and
+        ``max_pages`` do not apply). Raises :class:`PaginationError` on the last page."""
+        if self.next_cursor is None or self.fetch is None:
+            raise PaginationError("this is the last page of the listing; check page.has_next_page() first")
+        return await self.fetch(self.next_cursor)
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``X-Request-Id`` of the response this page came in."""
+        return self.response.request_id if self.response is not None else None
 
 
 class PageSource(Protocol[T]):

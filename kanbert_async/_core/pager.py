@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Generator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from .capabilities import Capabilities
@@ -32,7 +32,10 @@ class AsyncPager(Generic[T]):
     """A cursor-paginated listing.
 
     - ``async for item in pager`` — every item; ``async for page in pager.pages()`` — pages.
-    - ``await pager.first_page()``; ``await pager.to_list()``.
+    - ``page = await pager`` (or ``await pager.first_page()``) — the first page; then
+      ``page.has_next_page()``, ``await page.next_page()``; ``await pager.to_list()``.
+    - ``pager.keep_raw()`` — also each item's JSON exactly as sent (``page.raw``), e.g. to keep
+      fields this SDK's models do not know yet.
     - ``pager.cursor`` — after each page: the cursor to resume from once that page is processed
       (``start_cursor=`` on a new call continues there). None when the listing is complete.
     - ``prefetch=n`` fetches up to ``n`` pages ahead while the caller works (0 disables).
@@ -93,6 +96,9 @@ class AsyncPager(Generic[T]):
         """
         self._raw = True
         return self
+
+    def __await__(self) -> Generator[Any, None, Page[T]]:
+        return self.first_page().__await__()
 
     async def first_page(self) -> Page[T]:
         """Only the first page (honours ``start_cursor``)."""

@@ -5,11 +5,13 @@ concern, each an ``async`` method that calls the next (as httpx stacks ``_send_h
 ``_send_handling_redirects`` → ``_send_single_request``)::
 
     send / open_stream            prepare the Request (URL, headers, body, timeout, policy)
+    _send_reporting               what the caller learns: ResponseInfo, attempts on errors
     _send_handling_retries        retry or raise, backoff, retry log and stats
     _send_checking_existing       after an ambiguous create: does the record exist already?
     _send_handling_auth           401 → refresh once and send again
     _send_holding_connection      a pooled connection's slot; read the body, or keep it live
     _send_rate_limited            the rate limiter: admit the request, learn from its answer
+    _send_observed                hooks and the request log line, per attempt (see .observe)
     _send_single                  the Authorization header, one aiohttp request
 
 Decisions (retry or not, how long to wait, may a request go now) are made by the pure modules
@@ -22,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -33,16 +36,28 @@ import msgspec
 from yarl import URL
 
 from .auth import Auth
-from .encoding import build_path, encode_form, query_string
+from .encoding import build_path, encode_form, flatten_query, query_string
 from .errors import (
     APIConnectionError,
-    KanbertError,
+    APIStatusError,
     RateLimitError,
 )
-from .exchange import BodyReader, Outcome, Request, Response, failure_error
+from .exchange import (
+    BodyReader,
+    Outcome,
+    Request,
+    Response,
+    failure_error,
+    response_info,
+    with_body_fields,
+    with_query,
+)
 from .multipart import form_data, spool_files
+from .observe import Observer, form_summary
 from .operation import Operation, RequestOptions
+from .pool import ConnectionPool
 from .ratelimit import RateLimiter, Ticket
+from .reporting import Stats, current_capture
 from .retry import Failure, RetryPolicy, decide_retry
 from .settings import Timeout
 
@@ -50,23 +65,13 @@ __all__ = ["Response", "Stats", "Transport"]
 
 logger = logging.getLogger("kanbert_async")
 
-_UNLIMITED = 2**31
-
-
-@dataclass(slots=True)
-class Stats:
-    """What a client has done so far: for progress displays, manifests and tests."""
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    refreshes: int = 0
-    #: Creates whose outcome was unknown, found to have happened (returned, not sent again).
-    duplicates_avoided: int = 0
-
 
 class Transport:
-    """Sends operations over one aiohttp session with auth, pacing and retries."""
+    """Sends operations over one aiohttp session with auth, pacing and retries.
+
+    :meth:`derive` makes a transport with other timeouts, retries or default headers that shares
+    this one's pool, rate limiter, auth, hooks and stats (``kb.with_options``).
+    """
 
     def __init__(
         self,
@@ -76,55 +81,51 @@ class Transport:
         timeout: Timeout,
         retry: RetryPolicy,
         limiter: RateLimiter,
-        max_connections: int,
-        session: aiohttp.ClientSession | None,
-        user_agent: str,
+        pool: ConnectionPool,
+        observer: Observer | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, Any] | None = None,
+        stats: Stats | None = None,
     ) -> None:
         self.base_url = base_url
         self.auth = auth
         self.timeout = timeout
         self.retry = retry
         self.limiter = limiter
-        self.stats = Stats()
-        self._max_connections = max_connections
-        self._session = session
-        self._owns_session = session is None
-        self._user_agent = user_agent
-        self._closed = False
-        # One slot per pooled connection, taken before the rate-limit gate: a request never waits
-        # for a connection after passing the gate, so none slips out into a cooldown begun meanwhile.
-        self._slots = asyncio.Semaphore(_pool_size(max_connections, session))
+        self.pool = pool
+        self.observer = observer or Observer()
+        self.default_headers: Mapping[str, str] = dict(default_headers or {})
+        self.default_query: Sequence[tuple[str, str]] = flatten_query(default_query or {})
+        self.stats = stats or Stats()
 
-    # -- session lifecycle -------------------------------------------------------------------
+    def derive(
+        self,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> Transport:
+        """A transport over the same pool, limiter, auth, hooks and stats, with these overrides
+        (``headers`` and ``query`` are added to the defaults)."""
+        derived = copy.copy(self)
+        derived.timeout = timeout or self.timeout
+        derived.retry = retry or self.retry
+        derived.default_headers = {**self.default_headers, **(headers or {})}
+        derived.default_query = flatten_query({**dict(self.default_query), **(query or {})})
+        return derived
+
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The session, created on first use inside the running event loop."""
-        if self._closed:
-            raise KanbertError("the client is closed; create a new KanbertClient (or use `async with`)")
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self._user_agent}
-            )
-        return self._session
-
-    @property
-    def owns_open_session(self) -> bool:
-        """Whether closing this transport must close a session it created."""
-        return self._owns_session and self._session is not None and not self._session.closed
-
-    async def close(self) -> None:
-        """Close the session if this transport created it (an injected session is left open)."""
-        self._closed = True
-        if self._owns_session and self._session is not None:
-            await self._session.close()
+        """The pool's session, created on first use inside the running event loop."""
+        return self.pool.session
 
     # -- token endpoint for auth ---------------------------------------------------------------
     async def post_form(self, url: str, data: Mapping[str, str]) -> tuple[int, bytes]:
         """POST a form (the OAuth token endpoint); no Authorization header, no retries."""
         self.stats.refreshes += 1
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(form_summary(url, data))
         try:
             async with self.session.post(url, data=dict(data), timeout=self._client_timeout(None)) as resp:
                 return resp.status, await resp.read()
@@ -158,11 +159,12 @@ class Transport:
         """
         request = self._prepare(operation, url, body, options, find_existing=find_existing, reader=reader)
         if operation.body != "multipart":
-            outcome = await self._send_handling_retries(request)
+            outcome = await self._send_reporting(request)
         else:
-            request.files = await spool_files(operation, body)
+            assert request.form is not None
+            request.files = await spool_files(operation, request.form)
             try:
-                outcome = await self._send_handling_retries(request)
+                outcome = await self._send_reporting(request)
             finally:
                 for spooled in request.files.values():
                     spooled.close()
@@ -175,13 +177,13 @@ class Transport:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """A successful response whose body is still to be read; released, with its connection, on exit."""
         request = self._prepare(operation, url, None, options, stream=True)
-        live = (await self._send_handling_retries(request)).live
+        live = (await self._send_reporting(request)).live
         assert live is not None
         try:
             yield live
         finally:
             live.release()
-            self._slots.release()
+            self.pool.slots.release()
 
     def _prepare(
         self,
@@ -196,12 +198,19 @@ class Transport:
     ) -> Request:
         # The media types the operation documents (a PDF download asks for the PDF first, JSON
         # second for error bodies): a server that negotiates answers 406 to anything else.
-        headers = {"Accept": operation.accept}
-        if not self._owns_session:
+        headers = {"Accept": operation.accept, **self.default_headers}
+        if not self.pool.owns_session:
             # A session we created carries it already; an injected one is the caller's.
-            headers["User-Agent"] = self._user_agent
-        if options is not None and options.headers:
-            headers.update(options.headers)
+            headers["User-Agent"] = self.pool.user_agent
+        if options is not None:
+            if options.headers:
+                headers.update(options.headers)
+            if options.query:
+                url = with_query(url, flatten_query(options.query))
+            if options.body:
+                body = with_body_fields(operation, body, options.body)
+        if self.default_query:
+            url = with_query(url, self.default_query, keep_given=True)
         content: bytes | None = None
         if operation.body == "json" and body is not None:
             content = msgspec.json.encode({k: v for k, v in body.items() if v is not msgspec.UNSET})
@@ -225,6 +234,28 @@ class Transport:
         )
 
     # -- the layers, outermost first ---------------------------------------------------------------
+    async def _send_reporting(self, request: Request) -> Outcome:
+        """The call as its caller learns of it: a success's :class:`ResponseInfo` on the response
+        (and for ``kb.last_response`` and a raw response being captured); on an error, the attempts
+        made and the rate limit as it stood."""
+        started = time.monotonic()
+        try:
+            outcome = await self._send_handling_retries(request)
+        except APIStatusError as exc:
+            exc.attempts = max(request.attempts, 1)
+            exc.rate_limit = self.limiter.info
+            raise
+        info = response_info(request, outcome, time.monotonic() - started)
+        self.pool.last_response.set(info)
+        capture = current_capture()
+        response = outcome.response
+        if capture is not None:
+            capture.info = info
+            capture.content = response.body if response is not None else b""
+        if response is not None:
+            outcome.response = replace(response, info=info)
+        return outcome
+
     async def _send_handling_retries(self, request: Request) -> Outcome:
         """Attempts until one succeeds or the policy says stop; then the success or the error."""
         policy = request.policy
@@ -301,7 +332,7 @@ class Transport:
     async def _send_holding_connection(self, request: Request) -> Outcome:
         """One pooled connection's slot for the attempt; its body read (the slot and connection
         then released), or — a download stream's success — the live response, holding both."""
-        await self._slots.acquire()
+        await self.pool.slots.acquire()
         keep_slot = False
         try:
             outcome = await self._send_rate_limited(request)
@@ -329,7 +360,7 @@ class Transport:
             return outcome
         finally:
             if not keep_slot:
-                self._slots.release()
+                self.pool.slots.release()
 
     async def _send_rate_limited(self, request: Request) -> Outcome:
         """The one place the rate limiter admits a request and the one place it hears how it went."""
@@ -348,7 +379,7 @@ class Transport:
         ticket = await self.limiter.acquire()
         outcome: Outcome | None = None
         try:
-            outcome = await self._send_single(request)
+            outcome = await self._send_observed(request)
             return outcome
         finally:
             self._answered(ticket, outcome)
@@ -366,6 +397,13 @@ class Transport:
         if live.status == 429:
             self.stats.rate_limited += 1
             outcome.held_for = self.limiter.cooldown_remaining()
+
+    async def _send_observed(self, request: Request) -> Outcome:
+        """Each attempt counted; with hooks or request logging on, timed, logged and shown to the hooks."""
+        request.attempts += 1
+        if not self.observer.watching():
+            return await self._send_single(request)
+        return await self.observer.observe(request, self.base_url, self._send_single)
 
     async def _send_single(self, request: Request) -> Outcome:
         """One request on the wire, with the Authorization of this moment; the response still live."""
@@ -411,18 +449,6 @@ class Transport:
         if options is not None and options.connect_timeout is not None:
             connect = options.connect_timeout
         return aiohttp.ClientTimeout(total=total, sock_connect=connect)
-
-
-def _pool_size(max_connections: int, session: aiohttp.ClientSession | None) -> int:
-    """Requests that may be in flight at once: ours, or an injected session's tighter connector limit.
-
-    0 means no limit, as it does for aiohttp's connector.
-    """
-    limits = [max_connections]
-    connector = session.connector if session is not None else None
-    if connector is not None:
-        limits += [connector.limit, connector.limit_per_host]
-    return min((limit for limit in limits if limit > 0), default=_UNLIMITED)
 
 
 async def _error_body(response: aiohttp.ClientResponse) -> bytes:

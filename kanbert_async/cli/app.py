@@ -46,7 +46,7 @@ def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kanbert-async`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    with configure_logging():
+    with configure_logging(args.verbose):
         return _command(args)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .._version import __version__
+from .logs import verbosity_option
 from .messages import EXIT_CODES, EXIT_INPUT
 from .options import DEFAULT_BASE_URL, date, formats, pdf_name, positive, rate, retries
 
@@ -128,6 +129,7 @@ def _export_parser(commands: Any) -> None:
     runs.add_argument("--concurrency", type=positive, default=8, help="concurrent PDF downloads")
     runs.add_argument("--page-size", type=positive, default=100, help="records per request")
     runs.add_argument("--quiet", action="store_true", help="no progress output")
+    verbosity_option(runs)
     _connection_options(export)
 
 
@@ -155,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     add_arguments(sandbox)
+    verbosity_option(sandbox)
 
     demo = commands.add_parser(
         "demo",
@@ -170,4 +173,5 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="output directory")
     demo.add_argument("--invoices", type=positive, default=2000, help="invoices in the sandbox")
     demo.add_argument("--seed", type=int, default=1, help="data seed")
+    verbosity_option(demo)
     return parser

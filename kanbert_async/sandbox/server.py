@@ -236,3 +236,58 @@ class Sandbox:
     def clear_faults(self) -> None:
         """Forget faults scheduled with :meth:`fail_next`."""
         self._require().faults.clear()
+
+    # -- changing a running sandbox (per test) --------------------------------------------------
+
+    def reconfigure(self, **changes: Any) -> SandboxConfig:
+        """Change how the running sandbox behaves — faults, latency, rate limit and throttle — keeping
+        its data, tokens and counters; returns the configuration it had before (to restore later).
+
+        Example: ``before = sb.reconfigure(error_rate=0.2, rate_limit="20/s")``, later
+        ``sb.reconfigure(**dataclasses.asdict(before))``. Fields that shape the data or who may
+        call (``invoices``, ``seed``, ``token``, …) need a new sandbox and raise ``ValueError``.
+        Scheduled faults (:meth:`fail_next`) are cleared. Change it only between requests.
+        """
+        state = self._require()
+        before = state.config
+        fixed = sorted(
+            name for name in changes if name in FIXED_FIELDS and changes[name] != getattr(before, name)
+        )
+        if fixed:
+            raise ValueError(
+                f"{', '.join(fixed)} cannot change while the sandbox runs; start another Sandbox"
+            )
+        fresh = build_state(dataclasses.replace(before, **changes), state.store)
+        for field in dataclasses.fields(state):
+            if field.name not in _KEPT_STATE:
+                setattr(state, field.name, getattr(fresh, field.name))
+        return before
+
+    def reset_counters(self) -> None:
+        """Start counting requests, statuses and faults from zero."""
+        self._require().counters = Counters()
+
+
+#: Configuration that shapes the data or the identities: fixed while a sandbox runs.
+FIXED_FIELDS = frozenset(
+    {
+        "invoices",
+        "masters",
+        "seed",
+        "anchor_date",
+        "years",
+        "date_skew",
+        "null_fraction",
+        "archived_fraction",
+        "pdf_min_bytes",
+        "host",
+        "port",
+        "integration_slug",
+        "token",
+        "access_token_ttl",
+        "revoke_on_refresh",
+        "clock",
+    }
+)
+#: What a running sandbox has accumulated, kept when it is reconfigured.
+_KEPT_STATE = frozenset({"store", "tokens", "counters", "codec", "listers", "closing", "token"})

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, TypeAlias
+from functools import cached_property
+from typing import Any, Literal, TypeAlias
 
 from kanbert_async._core.list_args import ListArgs
-from kanbert_async._core.operation import RequestOptions
+from kanbert_async._core.operation import RequestOptions, with_extras
 from kanbert_async._core.pager import AsyncPager
+from kanbert_async._core.raw import RawView, raw, raw_pager
 from kanbert_async._core.resource import Resource
 from kanbert_async.filters import Computed, Filter, SortKey
 
@@ -37,7 +39,12 @@ OutgoingInvoiceMastersListSort: TypeAlias = Literal[
 ]
 OutgoingInvoiceMastersListInclude: TypeAlias = Literal["discounts", "external_costs", "line_items"]
 
-__all__ = ["OutgoingInvoiceMasters", "OutgoingInvoiceMastersListInclude", "OutgoingInvoiceMastersListSort"]
+__all__ = [
+    "OutgoingInvoiceMasters",
+    "OutgoingInvoiceMastersListInclude",
+    "OutgoingInvoiceMastersListSort",
+    "OutgoingInvoiceMastersWithRawResponse",
+]
 
 
 class OutgoingInvoiceMasters(Resource):
@@ -60,6 +67,9 @@ class OutgoingInvoiceMasters(Resource):
         max_items: int | None = None,
         max_pages: int | None = None,
         prefetch: int = 1,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> AsyncPager[OutgoingInvoiceMasterData]:
         """List master invoices
@@ -82,6 +92,9 @@ class OutgoingInvoiceMasters(Resource):
             max_items: Stop after this many items.
             max_pages: Stop after this many pages.
             prefetch: Pages fetched ahead while the caller works on the current one.
+            extra_query: Query parameters to send as well (every page of a listing gets them).
+            extra_headers: Headers to send as well.
+            extra_body: Body fields to send as well, over the method's own (refused without a body).
             options: Per-call timeout, retry and deadline overrides.
         """
         return self._api.paginate(
@@ -97,7 +110,7 @@ class OutgoingInvoiceMasters(Resource):
             max_items=max_items,
             max_pages=max_pages,
             prefetch=prefetch,
-            options=options,
+            options=with_extras(options, extra_query, extra_headers, extra_body),
         )
 
     async def get(
@@ -107,6 +120,9 @@ class OutgoingInvoiceMasters(Resource):
         *,
         find_by: Literal["id", "external_id"] | None = None,
         origin: str | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> OutgoingInvoiceMasterData:
         """Get a master invoice
@@ -119,11 +135,27 @@ class OutgoingInvoiceMasters(Resource):
             id: ``id``.
             find_by: The field to search by
             origin: Used if find_by=external_id by default it will use the integration slug
+            extra_query: Query parameters to send as well (every page of a listing gets them).
+            extra_headers: Headers to send as well.
+            extra_body: Body fields to send as well, over the method's own (refused without a body).
             options: Per-call timeout, retry and deadline overrides.
         """
         return await self._api.call(
             OUTGOING_INVOICE_MASTERS_SHOW,
             path={"id": id},
             query={"find_by": find_by, "origin": origin},
-            options=options,
+            options=with_extras(options, extra_query, extra_headers, extra_body),
         )
+
+    @cached_property
+    def with_raw_response(self) -> OutgoingInvoiceMastersWithRawResponse:
+        """The same methods, each returning a ``RawResponse``: status, headers, request id,
+        time and retries alongside the parsed result (a list method: its first page)."""
+        return OutgoingInvoiceMastersWithRawResponse(self)
+
+
+class OutgoingInvoiceMastersWithRawResponse(RawView[OutgoingInvoiceMasters]):
+    """Outgoing Invoice Masters, each method returning a ``RawResponse`` (``.with_raw_response``)."""
+
+    list = raw_pager(OutgoingInvoiceMasters.list)
+    get = raw(OutgoingInvoiceMasters.get)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal, TypeAlias
 
 from kanbert_async._core.download import BinaryResponse
 from kanbert_async._core.list_args import ListArgs
-from kanbert_async._core.operation import FileInput, RequestOptions
+from kanbert_async._core.operation import FileInput, RequestOptions, with_extras
 from kanbert_async._core.pager import AsyncPager
+from kanbert_async._core.raw import RawView, raw, raw_download, raw_pager
 from kanbert_async._core.resource import Resource
 from kanbert_async.filters import Computed, Filter, SortKey
 
@@ -81,6 +83,7 @@ __all__ = [
     "OutgoingInvoicesListInclude",
     "OutgoingInvoicesListLineItemsSort",
     "OutgoingInvoicesListSort",
+    "OutgoingInvoicesWithRawResponse",
 ]
 
 
@@ -99,6 +102,9 @@ class OutgoingInvoices(Resource):
         max_items: int | None = None,
         max_pages: int | None = None,
         prefetch: int = 1,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> AsyncPager[OutgoingInvoiceData]:
         """List invoices
@@ -121,6 +127,9 @@ class OutgoingInvoices(Resource):
             max_items: Stop after this many items.
             max_pages: Stop after this many pages.
             prefetch: Pages fetched ahead while the caller works on the current one.
+            extra_query: Query parameters to send as well (every page of a listing gets them).
+            extra_headers: Headers to send as well.
+            extra_body: Body fields to send as well, over the method's own (refused without a body).
             options: Per-call timeout, retry and deadline overrides.
         """
         return self._api.paginate(
@@ -136,7 +145,7 @@ class OutgoingInvoices(Resource):
             max_items=max_items,
             max_pages=max_pages,
             prefetch=prefetch,
-            options=options,
+            options=with_extras(options, extra_query, extra_headers, extra_body),
         )
 
     async def get(
@@ -146,6 +155,9 @@ class OutgoingInvoices(Resource):
         *,
         find_by: Literal["id", "external_id"] | None = None,
         origin: str | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> OutgoingInvoiceData:
         """Get an invoice
@@ -158,13 +170,16 @@ class OutgoingInvoices(Resource):
             id: ``id``.
             find_by: The field to search by
             origin: Used if find_by=external_id by default it will use the integration slug
+            extra_query: Query parameters to send as well (every page of a listing gets them).
+            extra_headers: Headers to send as well.
+            extra_body: Body fields to send as well, over the method's own (refused without a body).
             options: Per-call timeout, retry and deadline overrides.
         """
         return await self._api.call(
             OUTGOING_INVOICES_SHOW,
             path={"id": id},
             query={"find_by": find_by, "origin": origin},
-            options=options,
+            options=with_extras(options, extra_query, extra_headers, extra_body),
         )
 
     def list_line_items(
@@ -184,6 +199,9 @@ class OutgoingInvoices(Resource):
         max_items: int | None = None,
         max_pages: int | None = None,
         prefetch: int = 1,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> AsyncPager[OutgoingInvoiceLineItemData]:
         """List an invoice's line items
@@ -207,6 +225,9 @@ class OutgoingInvoices(Resource):
             max_items: Stop after this many items.
             max_pages: Stop after this many pages.
             prefetch: Pages fetched ahead while the caller works on the current one.
+            extra_query: Query parameters to send as well (every page of a listing gets them).
+            extra_headers: Headers to send as well.
+            extra_body: Body fields to send as well, over the method's own (refused without a body).
             options: Per-call timeout, retry and deadline overrides.
         """
         return self._api.paginate(
@@ -219,7 +240,7 @@ class OutgoingInvoices(Resource):
             max_items=max_items,
             max_pages=max_pages,
             prefetch=prefetch,
-            options=options,
+            options=with_extras(options, extra_query, extra_headers, extra_body),
         )
 
     async def create_external(
@@ -250,6 +271,9 @@ class OutgoingInvoices(Resource):
         file_url: str | None = None,
         file: FileInput | None = None,
         vats: Sequence[Mapping[str, Any]] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> OutgoingInvoiceData:
         """Upload an external invoice
@@ -293,6 +317,9 @@ class OutgoingInvoices(Resource):
             file_url: A public url to download the invoice PDF from - either file_url or file are required
             file: PDF to upload - Max: 15MB - either file_url or file are required
             vats: Sent as indexed form fields, as in the page's curl example: vats[0][vat]=0, vats[0][value]=0.
+            extra_query: Query parameters to send as well (every page of a listing gets them).
+            extra_headers: Headers to send as well.
+            extra_body: Body fields to send as well, over the method's own (refused without a body).
             options: Per-call timeout, retry and deadline overrides.
         """
         return await self._api.call(
@@ -324,7 +351,7 @@ class OutgoingInvoices(Resource):
                 "file": file,
                 "vats": vats,
             },
-            options=options,
+            options=with_extras(options, extra_query, extra_headers, extra_body),
         )
 
     def download_pdf(
@@ -334,6 +361,9 @@ class OutgoingInvoices(Resource):
         *,
         find_by: Literal["id", "external_id"] | None = None,
         origin: str | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> BinaryResponse:
         """Download an invoice's PDF
@@ -346,11 +376,30 @@ class OutgoingInvoices(Resource):
             id: The ID of the invoice to be downloaded.
             find_by: The field to search by
             origin: Used if find_by=external_id by default it will use the integration slug
+            extra_query: Query parameters to send as well (every page of a listing gets them).
+            extra_headers: Headers to send as well.
+            extra_body: Body fields to send as well, over the method's own (refused without a body).
             options: Per-call timeout, retry and deadline overrides.
         """
         return self._api.download(
             OUTGOING_INVOICES_PDF,
             path={"id": id},
             query={"find_by": find_by, "origin": origin},
-            options=options,
+            options=with_extras(options, extra_query, extra_headers, extra_body),
         )
+
+    @cached_property
+    def with_raw_response(self) -> OutgoingInvoicesWithRawResponse:
+        """The same methods, each returning a ``RawResponse``: status, headers, request id,
+        time and retries alongside the parsed result (a list method: its first page)."""
+        return OutgoingInvoicesWithRawResponse(self)
+
+
+class OutgoingInvoicesWithRawResponse(RawView[OutgoingInvoices]):
+    """Outgoing Invoices, each method returning a ``RawResponse`` (``.with_raw_response``)."""
+
+    list = raw_pager(OutgoingInvoices.list)
+    get = raw(OutgoingInvoices.get)
+    list_line_items = raw_pager(OutgoingInvoices.list_line_items)
+    create_external = raw(OutgoingInvoices.create_external)
+    download_pdf = raw_download(OutgoingInvoices.download_pdf)

@@ -298,7 +298,7 @@ async def test_an_owned_session_is_closed_with_the_client_and_later_calls_say_so
     mocked.get(SHOW, payload=invoice_json())
     async with KanbertClient("tok") as kb:
         await kb.outgoing_invoices.get("inv_1")
-        session = kb._transport._session
+        session = kb._transport.pool._session
         assert session is not None
     assert session.closed
     with pytest.raises(KanbertError, match="client is closed"):
@@ -311,7 +311,7 @@ async def test_an_unclosed_client_warns_with_a_resource_warning_that_says_how_to
     mocked.get(SHOW, payload=invoice_json())
     kb = KanbertClient("tok")
     await kb.outgoing_invoices.get("inv_1")
-    session = kb._transport._session
+    session = kb._transport.pool._session
     assert session is not None
 
     with warnings.catch_warnings(record=True) as caught:

@@ -120,7 +120,7 @@ async def test_a_list_operation_without_a_filter_table_sends_its_arguments_and_s
         extras={"mode": "all"},
     )
 
-    assert [item.id async for item in kb.paginate(things, args=args)] == ["inv_1"]
+    assert [item.id async for item in kb._runner().paginate(things, args=args)] == ["inv_1"]
     assert server.hits[0].query == {
         "computed_fields[n]": "tasks.count()",
         "sort": "-anything",
@@ -130,7 +130,7 @@ async def test_a_list_operation_without_a_filter_table_sends_its_arguments_and_s
     }
     # Nothing is known about the operation's relations, but an alias is a name whatever it holds.
     with pytest.raises(InvalidRequestError, match="alias is a plain name"):
-        kb.paginate(things, args=ListArgs(computed_fields={"no spaces": Computed.count("tasks")}))
+        kb._runner().paginate(things, args=ListArgs(computed_fields={"no spaces": Computed.count("tasks")}))
     assert len(server.hits) == 1
 
 
