@@ -23,10 +23,11 @@ Every rule answers a server behaviour:
 from __future__ import annotations
 
 import bisect
-import collections
 import dataclasses
 import math
 from typing import NamedTuple
+
+import msgspec
 
 from .observation import Observation
 from .window import LearnedBudget, WindowEstimate
@@ -69,7 +70,7 @@ class RateLimitInfo:
     reset: float | None = None
 
 
-class RateLimitState:
+class RateLimitState(msgspec.Struct):
     """Pure rate-limit bookkeeping; every method takes ``now`` (the caller's timebase).
 
     ``rate`` is a pace of our own in requests per second that always applies (None: only the server
@@ -84,44 +85,47 @@ class RateLimitState:
         state.on_answer(first, 200, Observation(limit=10, remaining=9), now=0.05)
     """
 
-    def __init__(self, rate: float | None = None) -> None:
+    rate: float | None = None
+    _tat: float = -math.inf
+    issued: int = 0
+    in_flight: int = 0
+    _info: RateLimitInfo = msgspec.field(default_factory=RateLimitInfo)
+    window: WindowEstimate = msgspec.field(default_factory=WindowEstimate)
+    # The lowest Remaining stated (None: the server never spoke of a budget), by the answer to
+    # _low that arrived at _low_at; and when our requests that counted left (sorted, recent).
+    _remaining: int | None = None
+    _low: Ticket | None = None
+    _low_at: float = -math.inf
+    _sent: list[float] = []
+    # The last _ROUND_TRIPS round trips, oldest first.
+    _round_trips: list[float] = []
+    # How much after its window a request comes back: at least as much as round trips vary,
+    # more once a 429 showed that too little (_least).
+    _least: float = RESET_MARGIN
+    _margin: float = RESET_MARGIN
+    _reset_at: float | None = None
+    # The first request after the last cooldown (or of all): it opens a window, which a 429 to
+    # a later request measures.
+    _opener: Ticket | None = None
+    _opens_window: bool = True
+    _cooldown_until: float = -math.inf
+    _echoes_until: int = 0
+    _blind_backoff: float = BLIND_BACKOFF
+    # A 429 that said nothing, in the opener's window: the first to pass after it bounds the window.
+    _blind: tuple[Ticket, Ticket] | None = None
+    # A cooldown moved earlier to when the window's first request comes back: True until its
+    # first request is let go, then that ticket; a 429 to it proves the move wrong for this server.
+    _sharpened: Ticket | bool = False
+    _sharpen: bool = True
+    _cwnd: float = 1.0
+    learned: LearnedBudget = msgspec.field(default_factory=LearnedBudget)
+    # The 429 the learned count came from: passes answered after it still belong to its window.
+    _learned_at: Ticket | None = None
+
+    def __post_init__(self) -> None:
+        rate = self.rate
         if rate is not None and not (rate > 0 and math.isfinite(rate)):
             raise ValueError("rate must be a positive number of requests per second, or None")
-        self._rate = rate
-        self._tat = -math.inf
-        self.issued = 0
-        self.in_flight = 0
-        self._info = RateLimitInfo()
-        self.window = WindowEstimate()
-        # The lowest Remaining stated (None: the server never spoke of a budget), by the answer to
-        # _low that arrived at _low_at; and when our requests that counted left (sorted, recent).
-        self._remaining: int | None = None
-        self._low: Ticket | None = None
-        self._low_at = -math.inf
-        self._sent: list[float] = []
-        self._round_trips: collections.deque[float] = collections.deque(maxlen=_ROUND_TRIPS)
-        # How much after its window a request comes back: at least as much as round trips vary,
-        # more once a 429 showed that too little (_least).
-        self._least = RESET_MARGIN
-        self._margin = RESET_MARGIN
-        self._reset_at: float | None = None
-        # The first request after the last cooldown (or of all): it opens a window, which a 429 to
-        # a later request measures.
-        self._opener: Ticket | None = None
-        self._opens_window = True
-        self._cooldown_until = -math.inf
-        self._echoes_until = 0
-        self._blind_backoff = BLIND_BACKOFF
-        # A 429 that said nothing, in the opener's window: the first to pass after it bounds the window.
-        self._blind: tuple[Ticket, Ticket] | None = None
-        # A cooldown moved earlier to when the window's first request comes back: True until its
-        # first request is let go, then that ticket; a 429 to it proves the move wrong for this server.
-        self._sharpened: Ticket | bool = False
-        self._sharpen = True
-        self._cwnd = 1.0
-        self.learned = LearnedBudget()
-        # The 429 the learned count came from: passes answered after it still belong to its window.
-        self._learned_at: Ticket | None = None
 
     @property
     def info(self) -> RateLimitInfo:
@@ -139,7 +143,7 @@ class RateLimitState:
         the next answer)."""
         if now < self._cooldown_until:
             return self._cooldown_until
-        pace = self._rate
+        pace = self.rate
         if self._remaining is None:
             learned = self._learned_pace()
             if learned is None and pace is None and self.in_flight >= self._cwnd:
@@ -212,8 +216,11 @@ class RateLimitState:
         """Learn from the answer (any status) to ``ticket``'s request; ``unix_now`` is the wall time
         at ``now`` (omit it when ``now`` is unix time)."""
         self.in_flight = max(0, self.in_flight - 1)
-        self._round_trips.append(now - ticket.sent_at)
-        self._margin = max(self._least, max(self._round_trips) - min(self._round_trips))
+        round_trips = self._round_trips
+        round_trips.append(now - ticket.sent_at)
+        if len(round_trips) > _ROUND_TRIPS:
+            del round_trips[0]
+        self._margin = max(self._least, max(round_trips) - min(round_trips))
         if seen.window is not None:
             self.window.state(seen.window)
         if status == 429:
