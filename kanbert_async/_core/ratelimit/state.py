@@ -262,7 +262,14 @@ class RateLimitState(msgspec.Struct):
             elif self.window.seconds is not None:
                 self.learned.used(self._sent_within_window(now), self.window.seconds, now)
             return
-        if self._remaining is None or seen.remaining < self._remaining or ticket.sent_at >= self._low_at:
+        low, remaining = self._low, self._remaining
+        if (
+            remaining is None
+            or seen.remaining < remaining
+            or ticket.sent_at >= self._low_at
+            # The same count for a later request is the newer word: what came back before it is spent.
+            or (seen.remaining == remaining and low is not None and ticket.sent_at > low.sent_at)
+        ):
             self._remaining, self._low, self._low_at = seen.remaining, ticket, now
             if seen.reset is not None:
                 self._reset_at = now + seen.reset

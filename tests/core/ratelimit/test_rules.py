@@ -152,6 +152,21 @@ def test_more_left_for_a_request_sent_after_the_lowest_count_means_the_server_ga
     assert len(admit_all(state, 1.2)) == 9
 
 
+def test_the_same_count_for_a_request_sent_later_is_the_newer_word_and_what_came_back_is_spent() -> None:
+    state = RateLimitState()
+    state.window.state(1.0)
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    burst = admit_all(state, 0.05)
+    answer(state, burst, 0.1, laravel(0))
+    [slow] = admit_all(state, 1.01)  # the first request's unit is back; its answer takes 70 ms
+    again = admit_all(state, 1.07)  # the burst's nine are back, and go again
+    assert len(again) == 9
+    state.on_answer(slow, 200, laravel(0), 1.08)
+    answer(state, again, 1.12, laravel(0))  # "0 left" after the nine, too
+    assert admit_all(state, 1.2) == [], "the units back at 1.06 were spent at 1.07: not credited twice"
+
+
 def test_a_spent_budget_with_nothing_said_sends_one_probe_and_its_429_says_when() -> None:
     state = RateLimitState()
     [first] = admit_all(state, 0.0)
