@@ -37,7 +37,8 @@ from ._core.oauth_flow import build_authorize_url, exchange_code, generate_pkce_
 from ._core.operation import RequestOptions
 from ._core.page import Page
 from ._core.pager import AsyncPager
-from ._core.ratelimit import RateLimitInfo
+from ._core.ratelimit import LocalStore, RateLimitInfo, RateLimitStore
+from ._core.ratelimit.redis_store import RedisStore
 from ._core.retry import RetryPolicy
 from ._core.scan import PartitionedScan
 from ._core.settings import Timeout
@@ -63,6 +64,7 @@ __all__ = [
     "InvalidRequestError",
     "KanbertClient",
     "KanbertError",
+    "LocalStore",
     "MapResult",
     "NotFoundError",
     "OAuth2",
@@ -72,6 +74,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimitInfo",
+    "RateLimitStore",
+    "RedisStore",
     "RequestOptions",
     "ResponseDecodeError",
     "RetryPolicy",

@@ -22,7 +22,7 @@ from ._core.list_args import ListArgs
 from ._core.list_source import ListSource
 from ._core.operation import Operation, RequestOptions
 from ._core.pager import AsyncPager
-from ._core.ratelimit import RateLimiter, RateLimitInfo
+from ._core.ratelimit import Limiter, RateLimiter, RateLimitInfo, RateLimitStore, parse_rate
 from ._core.retry import RetryPolicy
 from ._core.settings import Timeout, check_base_url
 from ._core.transport import Stats, Transport
@@ -58,6 +58,9 @@ class KanbertClient(ResourcesMixin):
         retry: a full :class:`RetryPolicy` (overrides ``max_retries``).
         rate_limit: client-side pacing, e.g. ``"600/min"`` or requests per second; learned from the
             server's headers when None.
+        rate_limit_store: where the token's rate-limit budget lives: a ``RedisStore`` shares it with
+            every process using the token (default: ``KANBERT_RATE_LIMIT_REDIS_URL`` if set, else a
+            budget of this client's own).
         max_connections: size of the connection pool.
         session: an aiohttp session to use; it is not closed by the client.
         allow_insecure_http: permit ``http://`` to a non-loopback host.
@@ -73,6 +76,7 @@ class KanbertClient(ResourcesMixin):
         max_retries: int = 5,
         retry: RetryPolicy | None = None,
         rate_limit: float | str | None = None,
+        rate_limit_store: RateLimitStore | None = None,
         max_connections: int = 64,
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
@@ -85,17 +89,37 @@ class KanbertClient(ResourcesMixin):
                     "Settings → Apps & API)"
                 )
             auth = BearerToken(token)
-        url = base_url or os.environ.get("KANBERT_BASE_URL") or DEFAULT_BASE_URL
+        url = check_base_url(
+            base_url or os.environ.get("KANBERT_BASE_URL") or DEFAULT_BASE_URL,
+            allow_insecure_http=allow_insecure_http,
+        )
+        stats = Stats()
+        self._owned_store: RateLimitStore | None = None
         self._transport = Transport(
-            base_url=check_base_url(url, allow_insecure_http=allow_insecure_http),
+            base_url=url,
             auth=auth,
             timeout=timeout if isinstance(timeout, Timeout) else Timeout(total=timeout),
             retry=retry or RetryPolicy(max_retries=max_retries),
-            limiter=RateLimiter(rate_limit),
+            limiter=self._limiter(url, auth, rate_limit, rate_limit_store, stats),
             max_connections=max_connections,
             session=session,
             user_agent=f"kanbert-async/{__version__}",
+            stats=stats,
         )
+
+    def _limiter(
+        self, url: str, auth: Auth, rate: float | str | None, store: RateLimitStore | None, stats: Stats
+    ) -> Limiter:
+        """This client's gate: its own, or one over its token's budget in ``store``."""
+        if store is None and (redis_url := os.environ.get("KANBERT_RATE_LIMIT_REDIS_URL")):
+            from ._core.ratelimit.redis_store import RedisStore
+
+            store = self._owned_store = RedisStore.from_url(redis_url)
+        if store is None:
+            return RateLimiter(rate)
+        token = auth.fixed_token if isinstance(auth, BearerToken) else None
+        pace = parse_rate(rate) if isinstance(rate, str) else rate
+        return store.limiter(url, token, rate=pace, metrics=stats)
 
     def __repr__(self) -> str:
         return f"<KanbertClient {self._transport.base_url}>"
@@ -125,8 +149,10 @@ class KanbertClient(ResourcesMixin):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (an injected session is left open)."""
+        """Close the connection pool (an injected session and rate-limit store are left open)."""
         await self._transport.close()
+        if self._owned_store is not None:
+            await self._owned_store.aclose()
 
     def __del__(self) -> None:
         transport = getattr(self, "_transport", None)

@@ -42,7 +42,7 @@ from .errors import (
 from .exchange import BodyReader, Outcome, Request, Response, failure_error
 from .multipart import form_data, spool_files
 from .operation import Operation, RequestOptions
-from .ratelimit import RateLimiter, Ticket
+from .ratelimit import Limiter, Ticket
 from .retry import Failure, RetryPolicy, decide_retry
 from .settings import Timeout
 
@@ -63,6 +63,8 @@ class Stats:
     refreshes: int = 0
     #: Creates whose outcome was unknown, found to have happened (returned, not sent again).
     duplicates_avoided: int = 0
+    #: Times a shared rate-limit store (Redis) failed and the client went on pacing itself alone.
+    rate_limit_store_fallbacks: int = 0
 
 
 class Transport:
@@ -75,17 +77,18 @@ class Transport:
         auth: Auth | None,
         timeout: Timeout,
         retry: RetryPolicy,
-        limiter: RateLimiter,
+        limiter: Limiter,
         max_connections: int,
         session: aiohttp.ClientSession | None,
         user_agent: str,
+        stats: Stats | None = None,
     ) -> None:
         self.base_url = base_url
         self.auth = auth
         self.timeout = timeout
         self.retry = retry
         self.limiter = limiter
-        self.stats = Stats()
+        self.stats = stats if stats is not None else Stats()
         self._max_connections = max_connections
         self._session = session
         self._owns_session = session is None
@@ -118,6 +121,7 @@ class Transport:
     async def close(self) -> None:
         """Close the session if this transport created it (an injected session is left open)."""
         self._closed = True
+        await self.limiter.aclose()
         if self._owns_session and self._session is not None:
             await self._session.close()
 
