@@ -148,6 +148,7 @@ class SharedRateLimiter:
         self._wrote_at = -math.inf
         self._wake: asyncio.Event | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._closing = False
 
     def __repr__(self) -> str:
         mode = "alone (store unreachable)" if self._alone else "sharing"
@@ -225,9 +226,15 @@ class SharedRateLimiter:
         """Stop the pump, and store the answers it had not stored yet (if the store answers)."""
         pump, self._pump = self._pump, None
         if pump is not None:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            # Asked to stop between steps, not cancelled in the middle of one: a round trip that is
+            # cancelled may be swallowed by the client library, and the pump would run on.
+            self._closing = True
+            assert self._wake is not None
+            self._wake.set()
+            done, _ = await asyncio.wait({pump}, timeout=2 * STORE_TIMEOUT)
+            if not done:
+                pump.cancel()
+            self._closing = False
         if self._answers and not self._alone:
             with contextlib.suppress(Exception):
                 await self._transact()
@@ -243,11 +250,13 @@ class SharedRateLimiter:
     async def _run(self) -> None:
         wake = self._wake
         assert wake is not None
-        while True:
+        while not self._closing:
             wake.clear()
             delay = await self._step()
             if delay is not None and delay <= 0:
                 continue
+            if self._closing:
+                return
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await wake.wait()
