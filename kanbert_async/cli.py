@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import importlib.util
 import logging
 import os
 import signal
@@ -111,6 +112,12 @@ def _rate(text: str) -> str:
     return text
 
 
+def _redis_url(text: str) -> str:
+    if urlsplit(text).scheme not in ("redis", "rediss", "unix"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Redis URL like redis://localhost:6379/0")
+    return text
+
+
 def _formats(text: str) -> str:
     from .export.engine import parse_formats
 
@@ -145,6 +152,14 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--rate-limit", type=_rate, help="client-side pacing, e.g. 600/min (default: learned from the server)"
+    )
+    group.add_argument(
+        "--rate-limit-redis",
+        type=_redis_url,
+        metavar="URL",
+        help="share the token's rate-limit budget with every process using this Redis, e.g. "
+        "redis://localhost:6379/0 (default: $KANBERT_RATE_LIMIT_REDIS_URL); if Redis is unreachable, "
+        "a warning, and this process paces itself until it answers",
     )
     group.add_argument(
         "--max-retries", type=_retries, default=5, help="retries of a failed request (timeouts, 429, 5xx)"
@@ -407,6 +422,8 @@ def _check_export_args(args: argparse.Namespace) -> None:
             raise _UsageError(f"--out - streams JSON Lines to stdout: it cannot take {', '.join(refused)}")
         if args.format not in ("jsonl", "jsonl,csv"):
             raise _UsageError("--out - streams JSON Lines to stdout: drop --format or pass --format jsonl")
+    if args.rate_limit_redis and importlib.util.find_spec("redis") is None:
+        raise _UsageError("--rate-limit-redis needs the redis package: pip install 'kanbert-async[redis]'")
     token = args.token if args.token is not None else os.environ.get("KANBERT_API_TOKEN")
     if not token:
         raise _UsageError(
@@ -474,6 +491,18 @@ def _summary(result: Any, streaming: bool) -> str:
 
 
 async def _export(args: argparse.Namespace) -> int:
+    from . import RedisStore
+
+    if not args.rate_limit_redis:
+        return await _export_with(args, None)  # the client reads KANBERT_RATE_LIMIT_REDIS_URL itself
+    store = RedisStore.from_url(args.rate_limit_redis)
+    try:
+        return await _export_with(args, store)
+    finally:
+        await store.aclose()
+
+
+async def _export_with(args: argparse.Namespace, store: Any) -> int:
     from . import KanbertClient
     from .export import Progress, run_export, stream_export
 
@@ -484,6 +513,7 @@ async def _export(args: argparse.Namespace) -> int:
         args.token,
         base_url=args.base_url,
         rate_limit=args.rate_limit,
+        rate_limit_store=store,
         max_retries=args.max_retries,
         allow_insecure_http=args.allow_insecure_http,
     ) as kb:

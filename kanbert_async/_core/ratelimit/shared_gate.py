@@ -377,8 +377,8 @@ class SharedRateLimiter:
         if self._metrics is not None:
             self._metrics.rate_limit_store_fallbacks += 1
         logger.warning(
-            "the shared rate-limit budget at %s is unavailable (%s): this client paces itself alone "
-            "until the store answers again",
+            "the shared rate-limit budget at %s is unavailable (%s): pacing this process alone "
+            "until it answers again",
             self._backend.describe(),
             _reason(error),
         )
@@ -406,4 +406,6 @@ class SharedRateLimiter:
 
 def _reason(error: Exception) -> str:
     text = str(error)
+    if isinstance(error, StoreUnavailable):
+        return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
