@@ -18,6 +18,7 @@ import pytest
 from kanbert_async import InvalidRequestError, KanbertClient, OAuth2, RedisStore
 from kanbert_async._core.ratelimit.redis_store import KEY_PREFIX, KEY_TTL
 from kanbert_async._core.ratelimit.shared_gate import RETRY, SharedRateLimiter, Snapshot
+from kanbert_async._core.transport import Stats
 from kanbert_async.sandbox import Sandbox
 
 from .conftest import RedisServer
@@ -213,3 +214,18 @@ async def test_the_environment_variable_gives_every_client_a_redis_budget_it_clo
         await kb.outgoing_invoices.get(sb.store.invoices()[0].id)
         assert kb._transport.limiter.sharing
     assert redis_server.command("KEYS", "kanbert-async:*").count(b"kanbert-async:") == 1
+
+
+def test_one_store_serves_a_worker_that_runs_each_task_in_a_new_event_loop(redis_server: RedisServer) -> None:
+    store = RedisStore.from_url(redis_server.url)
+
+    async def task() -> int:
+        stats = Stats()
+        limiter = SharedRateLimiter(store._backend, "k", metrics=stats)
+        ticket = await limiter.acquire()
+        limiter.observe(ticket, 200, {})
+        await limiter.aclose()
+        return stats.rate_limit_store_fallbacks
+
+    assert [asyncio.run(task()) for _ in range(3)] == [0, 0, 0], "each loop gets a client of its own"
+    asyncio.run(store.aclose())

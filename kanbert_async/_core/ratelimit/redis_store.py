@@ -20,6 +20,10 @@ what is stored now). Every decision is the rules' own, made in the client on Red
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -74,20 +78,34 @@ def _store_time(reply: Any) -> float:
 
 
 class _RedisBackend:
-    """The :class:`~.shared_gate.SharedBackend` on one redis-py client."""
+    """The :class:`~.shared_gate.SharedBackend` on redis-py: one client per event loop (a redis-py
+    client belongs to the loop it first ran in; a worker that calls ``asyncio.run`` per task gets a
+    fresh one each time), made by ``connect``."""
 
-    def __init__(self, client: redis.asyncio.Redis, where: str) -> None:
-        self._client = client
+    def __init__(self, connect: Callable[[], redis.asyncio.Redis], where: str) -> None:
+        self._connect = connect
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
+            weakref.WeakKeyDictionary()
+        )
         self._where = where
-        self._swap = client.register_script(_SWAP)
+        self._swap: Any = None
         self._errors: tuple[type[BaseException], ...] = (_redis().RedisError, OSError)
+
+    def _client(self) -> redis.asyncio.Redis:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = self._connect()
+            if self._swap is None:
+                self._swap = client.register_script(_SWAP)
+        return client
 
     def describe(self) -> str:
         return self._where
 
     async def read(self, key: str) -> tuple[Snapshot, float]:
         try:
-            pipe = self._client.pipeline(transaction=False)
+            pipe = self._client().pipeline(transaction=False)
             pipe.hmget(key, "v", "s")
             pipe.time()
             (version, data), now = await pipe.execute()
@@ -97,7 +115,10 @@ class _RedisBackend:
 
     async def swap(self, key: str, expected: str, version: str, data: bytes) -> tuple[Snapshot | None, float]:
         try:
-            reply = await self._swap(keys=[key], args=[expected, version, data, KEY_TTL * 1000])
+            client = self._client()
+            reply = await self._swap(
+                keys=[key], args=[expected, version, data, KEY_TTL * 1000], client=client
+            )
         except self._errors as exc:
             raise StoreUnavailable(_message(exc)) from None
         now = _store_time(reply[:2])
@@ -107,7 +128,11 @@ class _RedisBackend:
         return Snapshot(current.decode() if current else "", stored), now
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            with contextlib.suppress(Exception):  # one of a loop that has ended
+                await client.aclose()
 
 
 def _message(exc: BaseException) -> str:
@@ -132,9 +157,16 @@ class RedisStore:
     """
 
     def __init__(
-        self, client: redis.asyncio.Redis, *, budget: str | None = None, where: str = "redis"
+        self,
+        client: redis.asyncio.Redis | Callable[[], redis.asyncio.Redis],
+        *,
+        budget: str | None = None,
+        where: str = "redis",
     ) -> None:
-        self._backend = _RedisBackend(client, where)
+        """``client``: a redis-py asyncio client, or a function that makes one (called once per
+        event loop); ``where`` names the server in messages (no password)."""
+        connect = client if callable(client) else lambda: client
+        self._backend = _RedisBackend(connect, where)
         self._budget = budget
 
     @classmethod
@@ -149,10 +181,13 @@ class RedisStore:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        client = module.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-        )
-        return cls(client, budget=budget, where=_where(url))
+        def connect() -> redis.asyncio.Redis:
+            client: redis.asyncio.Redis = module.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+            )
+            return client
+
+        return cls(connect, budget=budget, where=_where(url))
 
     def __repr__(self) -> str:
         return f"<RedisStore {self._backend.describe()}>"

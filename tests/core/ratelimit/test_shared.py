@@ -190,4 +190,4 @@ def test_a_store_that_fails_leaves_each_process_pacing_itself_until_it_answers_a
     assert run.calls == 400, "no work lost, none done twice"
     warnings = [r.getMessage() for r in caplog.records if "rate-limit budget" in r.getMessage()]
     assert len(warnings) == 4, "one warning per process"
-    assert "memory://test is unavailable (StoreUnavailable: ConnectionError" in warnings[0]
+    assert "memory://test is unavailable (ConnectionError: connection refused)" in warnings[0]
