@@ -29,6 +29,7 @@ BENCHMARKS = {
     "bulk_listing": "bulk_listing",
     "export": "export",
     "cold_start": "cold_start",
+    "throttles": "throttles",
     "redis_budget": "redis_budget",
 }
 PACKAGES = ("kanbert-async", "msgspec", "aiohttp", "pydantic", "pydantic-core", "httpx",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +28,8 @@ def render(spec_path: Path, overlay_path: Path | None) -> tuple[dict[str, str], 
     """
     # Imported here, not at the top: they import kanbert_async, which imports its generated code,
     # and main() first makes sure there is some (ensure_skeleton).
-    from codegen.models import generate_models
+    from codegen.models import generate_models, model_names
+    from codegen.normalize import normalize
     from codegen.operations import read_operations
     from codegen.render_operations import render_operations_module
     from codegen.render_resources import (
@@ -42,9 +42,9 @@ def render(spec_path: Path, overlay_path: Path | None) -> tuple[dict[str, str], 
     from codegen.rules import apply_rules
 
     described = load_spec(spec_path, overlay_path)
-    spec = apply_rules(described)
+    spec = apply_rules(normalize(described))
     models_code = generate_models(spec, HEADER)
-    models = set(re.findall(r"^class (\w+)\(", models_code, flags=re.MULTILINE))
+    models = model_names(models_code)
     ops = read_operations(spec, models)
     grouped = group_by_resource(ops)
     files = {

@@ -35,6 +35,7 @@ __all__ = [
     "parse_filter_table",
     "parse_includes",
     "parse_operation",
+    "parse_sort_prefixes",
     "parse_sorts",
 ]
 
@@ -42,6 +43,8 @@ __all__ = [
 # -- sorts and includes -----------------------------------------------------------------------
 
 _COMPUTED_SORT_RE = re.compile(r"computed_fields\.(?:<\s*alias\s*>|\{\s*alias\s*\}|\*)", re.IGNORECASE)
+#: A family of sort keys named by a placeholder: ``custom_fields.<alias>``, ``meta.{key}``, ``x.*``.
+_WILDCARD_SORT_RE = re.compile(r"(?P<prefix>[A-Za-z_]\w*\.)(?:<\s*\w+\s*>|\{\s*\w+\s*\}|\*)")
 
 
 def _available(text: str | None, noun: str) -> list[str] | None:
@@ -74,7 +77,7 @@ def _available(text: str | None, noun: str) -> list[str] | None:
             continue
         if item.lower() == "none" and len(raw) == 1:
             return []
-        if not (NAME_RE.fullmatch(item.removeprefix("-")) or _COMPUTED_SORT_RE.fullmatch(item)):
+        if not (NAME_RE.fullmatch(item.removeprefix("-")) or _WILDCARD_SORT_RE.fullmatch(item)):
             return None
         item = item.removeprefix("-")
         if item not in names:
@@ -94,7 +97,15 @@ def parse_sorts(text: str | None) -> tuple[list[str], bool] | None:
     if names is None:
         return None
     computed = any(_COMPUTED_SORT_RE.fullmatch(n) for n in names)
-    return [n for n in names if not _COMPUTED_SORT_RE.fullmatch(n)], computed
+    return [n for n in names if not _WILDCARD_SORT_RE.fullmatch(n)], computed
+
+
+def parse_sort_prefixes(text: str | None) -> list[str]:
+    """The families of sort keys a ``sort`` description lists by placeholder, other than computed
+    fields: ``"Available sorts are title, custom_fields.<alias>."`` → ``["custom_fields."]``."""
+    names = _available(text, "sorts?") or []
+    prefixes = [m.group("prefix") for n in names if (m := _WILDCARD_SORT_RE.fullmatch(n))]
+    return [p for p in dict.fromkeys(prefixes) if p != "computed_fields."]
 
 
 def parse_includes(text: str | None) -> list[str] | None:
@@ -103,7 +114,7 @@ def parse_includes(text: str | None) -> list[str] | None:
     ``None`` when the text lists none in a form this parser reads.
     """
     names = _available(text, "includes?")
-    if names is None or any(_COMPUTED_SORT_RE.fullmatch(n) for n in names):
+    if names is None or any(_WILDCARD_SORT_RE.fullmatch(n) for n in names):
         return None
     return names
 
@@ -187,6 +198,7 @@ def parse_operation(
     unchecked: set[str] = set()
     sorts: list[str] = []
     sorts_computed = False
+    sort_prefixes: list[str] = []
     includes: list[str] = []
     fields: list[FilterField] = []
     relations: list[ComputedRelation] = []
@@ -200,6 +212,7 @@ def parse_operation(
             )
         else:
             sorts, sorts_computed = parsed_sorts
+            sort_prefixes = parse_sort_prefixes(_description(found["sort"]))
             if sorts_computed and "computed_fields" not in found:
                 warnings.append(
                     f"{operation_id}: sort offers computed_fields.<alias>, "
@@ -239,6 +252,7 @@ def parse_operation(
     caps = Capabilities(
         operation=operation_id,
         sorts=frozenset(sorts),
+        sort_prefixes=frozenset(sort_prefixes),
         includes=frozenset(includes),
         fields=tuple(fields),
         computed_relations=tuple(relations),

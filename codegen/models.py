@@ -23,6 +23,10 @@ DMCG_ARGS = [
     "--use-schema-description",
     "--use-field-description",
     "--keyword-only",
+    # OpenAPI 3.1 enums that list null: an Enum of the values and a `X | None` alias, not a None member.
+    "--use-msgspec-nullable-enum-alias",
+    # oneOf/anyOf with a discriminator: msgspec tagged unions (untagged Struct unions cannot decode).
+    "--use-msgspec-tagged-unions",
     "--output-datetime-class",
     "datetime",
     "--disable-timestamp",
@@ -33,10 +37,35 @@ DMCG_ARGS = [
 ]
 
 _DMCG_HEADER = re.compile(r"\A(#[^\n]*\n)+")
+#: ``class X(Enum):`` whose members are all string values.
+_STRING_ENUM = re.compile(r"^class \w+\(Enum\):\n(?:    \w+ = '[^'\n]*'\n)+", re.MULTILINE)
+
+
+def _enum_imports(code: str) -> str:
+    """``from enum import …`` with only the names still used once string enums derive from KanbertEnum."""
+    body = re.sub(r"^from enum import .*\n", "", code, flags=re.MULTILINE)
+    used = [name for name in ("Enum", "IntEnum", "StrEnum") if re.search(rf"\({name}\)", body)]
+    if not used:
+        return body
+    future = "from __future__ import annotations\n"
+    return body.replace(future, f"{future}\nfrom enum import {', '.join(used)}\n", 1)
+
+
+def model_names(code: str) -> set[str]:
+    """The types a models module defines: classes and type aliases."""
+    return set(re.findall(r"^class (\w+)\(", code, flags=re.MULTILINE)) | set(
+        re.findall(r"^(\w+): TypeAlias = ", code, flags=re.MULTILINE)
+    )
 
 
 def generate_models(spec: Spec, header: str) -> str:
-    """Run datamodel-code-generator on ``spec``; any warning it prints fails the build."""
+    """Run datamodel-code-generator on ``spec``; any warning it prints fails the build.
+
+    A description without ``components.schemas`` (all its responses bodiless, binary or scalar)
+    gets an empty models module: the generator would stop at "Models not found".
+    """
+    if not spec.get("components", {}).get("schemas"):
+        return _bind_to_bases("", header)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "openapi.json"
         target = Path(tmp) / "models.py"
@@ -69,8 +98,10 @@ def generate_models(spec: Spec, header: str) -> str:
 def _bind_to_bases(code: str, header: str) -> str:
     """Enums derive from KanbertEnum, which decodes values added after generation instead of failing."""
     code = _DMCG_HEADER.sub("", code)
-    code = code.replace("from enum import StrEnum\n", "")
     code = re.sub(r"^class (\w+)\(StrEnum\):", r"class \1(KanbertEnum):", code, flags=re.MULTILINE)
+    # The Enum half of a nullable enum's alias: a KanbertEnum too when its values are strings.
+    code = _STRING_ENUM.sub(lambda m: m.group(0).replace("(Enum):", "(KanbertEnum):", 1), code)
+    code = _enum_imports(code)
     code = code.replace(
         "from kanbert_async._core.model import Model",
         "from kanbert_async._core.model import KanbertEnum, Model",

@@ -1,9 +1,9 @@
 """Read every operation of the description into a small intermediate form the renderer consumes.
 
-Nothing here knows a Kanbert endpoint by name: resources come from operationIds
-(``<resource>.<action>``), method names from Laravel's action verbs, and the special list
-parameters (``sort``, ``include``, ``filter``, ``page[...]``, ``x[alias]`` maps) from the
-conventions every Kanbert list endpoint shares.
+Nothing here knows a Kanbert endpoint by name: resources come from tags (or operationIds),
+method names from Laravel's action verbs (:mod:`codegen.naming`), responses and pagination from
+their shapes (:mod:`codegen.responses`), and the special list parameters (``sort``, ``include``,
+``filter``, ``page[...]``, ``x[alias]`` maps) from the conventions every Kanbert list endpoint shares.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codegen.capabilities import parse_operation
-from codegen.naming import method_name, safe_identifier, snake, split_operation_id
+from codegen.naming import method_name, operation_names, safe_identifier, snake
+from codegen.normalize import BODY_MEDIA, is_json
+from codegen.responses import output_type, pagination, success_response
 from codegen.spec import Spec, SpecError, iter_operations, ref_name, resolve
 from kanbert_async._core.capabilities import Capabilities
 
-#: List parameters that the pager or the capability checks own, and the Python names users see.
-PAGE_SIZE_PARAM = "page[size]"
-CURSOR_PARAM = "page[cursor]"
+#: List parameters that the pager owns, and the Python names users see: the page size (Kanbert's
+#: ``page[size]``, Laravel's ``per_page``) is ``page_size``; the cursor or page number is the pager's.
+PAGE_SIZE_PARAMS = ("page[size]", "per_page")
+CURSOR_PARAMS = ("page[cursor]", "cursor")
+PAGE_NUMBER_PARAMS = ("page[number]", "page")
 _MAP_PARAM = re.compile(r"^(?P<base>[A-Za-z_][\w]*)\[(?:alias|<[^>]+>|key|name)\]$")
 _SIZE_LIMIT = re.compile(r"max(?:imum)?\s*:?\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB)", re.IGNORECASE)
 _UNITS = {"KB": 1024, "MB": 1024**2, "GB": 1024**3}
@@ -53,12 +57,20 @@ class Op:
     description: str
     tag: str
     params: list[Param] = field(default_factory=list)
-    body_kind: str | None = None  # "json" | "multipart"
+    body_kind: str | None = None  # "json" | "form" | "multipart"
+    files: list[str] = field(default_factory=list)
     file_limits: dict[str, int] = field(default_factory=dict)
-    response_model: str | None = None  # the decode target (page wrapper for lists)
+    #: The decode target as a type expression (a model, ``list[X]``, ``str``…; the page wrapper for
+    #: lists); None when the response has no body or is binary.
+    response_model: str | None = None
     item_model: str | None = None  # the item of a paginated list
     binary: bool = False
+    accept: str = "application/json"
     paginated: bool = False
+    cursor_param: str = "page[cursor]"
+    page_size_param: str = "page[size]"
+    #: Keyword arguments of the operation's ``Paging`` (where responses name the next page).
+    paging: dict[str, tuple[str, ...]] = field(default_factory=dict)
     scopes: list[str] = field(default_factory=list)
     capabilities: Capabilities | None = None
     #: A create's duplicate check: the lookup operation that finds a record by the create's key.
@@ -69,39 +81,6 @@ class Op:
     def const_name(self) -> str:
         """The constant of ``_generated/operations.py`` holding this operation's description."""
         return snake(self.operation_id).upper()
-
-
-def _success_response(spec: Spec, operation: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    for status in ("200", "201", "202", "204", "2XX", "default"):
-        if status in operation.get("responses", {}):
-            return status, resolve(spec, operation["responses"][status])
-    return None, {}
-
-
-def _is_binary(content: dict[str, Any]) -> bool:
-    return any(not ctype.endswith("json") for ctype in content) and not any(
-        ctype.endswith("json") for ctype in content
-    )
-
-
-def _json_schema(content: dict[str, Any]) -> Any:
-    for ctype, media in content.items():
-        if ctype.endswith("json"):
-            return media.get("schema")
-    return None
-
-
-def _page_item(spec: Spec, schema_node: Any) -> str | None:
-    """The item model of a cursor-paginated wrapper (``{data: [...], meta: {next_cursor}}``), else None."""
-    schema = resolve(spec, schema_node) if schema_node else None
-    if not isinstance(schema, dict):
-        return None
-    props = schema.get("properties", {})
-    data = props.get("data", {})
-    meta = resolve(spec, props.get("meta", {}))
-    if data.get("type") == "array" and "next_cursor" in meta.get("properties", {}):
-        return ref_name(data.get("items"))
-    return None
 
 
 def python_type(spec: Spec, schema: Any, *, models: set[str], for_input: bool = True) -> str:
@@ -122,6 +101,8 @@ def python_type(spec: Spec, schema: Any, *, models: set[str], for_input: bool = 
         return f"Literal[{schema['const']!r}]"
     if "enum" in schema:
         values = [v for v in schema["enum"] if v is not None]
+        if not values:
+            return "None"
         text = f"Literal[{', '.join(repr(v) for v in values)}]"
         return f"{text} | None" if None in schema["enum"] else text
     types = schema.get("type", "any")
@@ -165,7 +146,7 @@ def _query_param(spec: Spec, raw: dict[str, Any], models: set[str], caps: Capabi
         base = map_match.group("base")
         annotation = "Mapping[str, Computed | str]" if base == "computed_fields" else "Mapping[str, str]"
         return Param(name, safe_identifier(base), "query", annotation, False, description, is_map=True)
-    if name == PAGE_SIZE_PARAM:
+    if name in PAGE_SIZE_PARAMS:
         return Param(name, "page_size", "query", "int", False, description)
     annotation = python_type(spec, schema, models=models)
     if caps is not None and name == "sort":
@@ -183,20 +164,31 @@ def _query_param(spec: Spec, raw: dict[str, Any], models: set[str], caps: Capabi
 def _body_params(
     spec: Spec, operation: dict[str, Any], models: set[str]
 ) -> tuple[str | None, list[Param], dict[str, int]]:
+    """The body's kind and its properties as arguments (with the size limits of file fields)."""
     body = resolve(spec, operation.get("requestBody", {}))
     content = body.get("content", {})
     if not content:
         return None, [], {}
     ctype, media = next(iter(content.items()))
-    kind = "multipart" if "multipart" in ctype or "form" in ctype else "json"
+    kind = BODY_MEDIA.get(ctype.split(";", 1)[0].strip().lower(), "json" if is_json(ctype) else None)
     schema = resolve(spec, media.get("schema", {}))
     required = set(schema.get("required", []))
+    properties = dict(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        resolved_part = resolve(spec, part)
+        properties.update(resolved_part.get("properties", {}))
+        required |= set(resolved_part.get("required", []))
     params: list[Param] = []
     limits: dict[str, int] = {}
-    for prop, prop_schema in schema.get("properties", {}).items():
+    for prop, prop_schema in properties.items():
         resolved = resolve(spec, prop_schema)
         annotation = python_type(spec, prop_schema, models=models)
-        limit = _file_limit(resolved) if annotation == "FileInput" else None
+        if "Sequence[FileInput]" in annotation:
+            raise SpecError(
+                f"{operation.get('operationId')}: body field {prop!r} is an array of files, which the SDK "
+                "cannot upload yet; describe one file field per file with an overlay"
+            )
+        limit = _file_limit(resolved) if "FileInput" in annotation else None
         if limit is not None:
             limits[prop] = limit
         params.append(
@@ -213,37 +205,44 @@ def _body_params(
 
 
 def read_operations(spec: Spec, models: set[str]) -> list[Op]:
-    """Every operation of the description, as :class:`Op`, in document order."""
+    """Every operation of the description, as :class:`Op`, in document order.
+
+    ``models`` holds the names of the generated model types (classes and type aliases).
+    """
     ops: list[Op] = []
     for path, method, operation, raw_params in iter_operations(spec):
         operation_id = operation.get("operationId")
         if not operation_id:
             raise SpecError(f"{method.upper()} {path} has no operationId")
-        resource, action = split_operation_id(operation_id)
-        _, response = _success_response(spec, operation)
-        content = response.get("content", {})
-        binary = bool(content) and _is_binary(content)
-        json_schema = _json_schema(content)
-        item = _page_item(spec, json_schema)
-        paginated = item is not None
+        resource, action = operation_names(path, operation)
+        success = success_response(spec, operation)
+        page = pagination(spec, success.schema) if success.schema is not None else None
+        query_names = {p["name"] for p in raw_params if p.get("in") == "query"}
+        paginated = page is not None
         caps, warnings = parse_operation(operation_id, raw_params) if paginated else (None, [])
         op = Op(
             operation_id=operation_id,
             resource=resource,
-            name=method_name(action, paginated=paginated, binary=binary),
+            name=method_name(action, resource=resource, paginated=paginated, binary=success.binary),
             http_method=method.upper(),
             path=path,
             summary=operation.get("summary", "").strip(),
             description=operation.get("description", "").strip(),
             tag=(operation.get("tags") or [resource])[0],
-            response_model=ref_name(json_schema),
-            item_model=item,
-            binary=binary,
+            response_model=None if success.schema is None else output_type(spec, success.schema, models),
+            binary=success.binary,
+            accept=success.accept,
             paginated=paginated,
             scopes=_scopes(operation),
             capabilities=caps,
             warnings=warnings,
         )
+        op.page_size_param = next((n for n in PAGE_SIZE_PARAMS if n in query_names), PAGE_SIZE_PARAMS[0])
+        if page is not None:
+            candidates = CURSOR_PARAMS if page.style == "cursor" else PAGE_NUMBER_PARAMS
+            op.cursor_param = next((n for n in candidates if n in query_names), candidates[-1])
+            op.item_model = output_type(spec, page.items, models)
+            op.paging = page.paging
         for raw in raw_params:
             if raw["in"] == "path":
                 op.params.append(
@@ -256,9 +255,10 @@ def read_operations(spec: Spec, models: set[str]) -> list[Op]:
                         raw.get("description", ""),
                     )
                 )
-            elif raw["in"] == "query" and not (paginated and raw["name"] == CURSOR_PARAM):
+            elif raw["in"] == "query" and not (paginated and raw["name"] == op.cursor_param):
                 op.params.append(_query_param(spec, raw, models, caps))
         op.body_kind, body_params, op.file_limits = _body_params(spec, operation, models)
+        op.files = [p.api_name for p in body_params if "FileInput" in p.annotation]
         op.params.extend(body_params)
         _check_unique_names(op)
         ops.append(op)

@@ -94,6 +94,8 @@ def render_capabilities(caps: Capabilities, indent: int = 4) -> str:
     kwargs: list[tuple[str, _Src]] = [("operation", repr(caps.operation))]
     if caps.sorts:
         kwargs.append(("sorts", _strings(caps.sorts)))
+    if caps.sort_prefixes:
+        kwargs.append(("sort_prefixes", _strings(caps.sort_prefixes)))
     if caps.includes:
         kwargs.append(("includes", _strings(caps.includes)))
     if caps.fields:

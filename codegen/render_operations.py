@@ -7,21 +7,19 @@ and the sandbox serves the operations it names (checking each against the descri
 from __future__ import annotations
 
 from codegen.operations import Op
-from codegen.render_resources import HEADER, _operation_constant, _ordered
+from codegen.render_resources import HEADER, _operation_constant, _ordered, model_names_in
 
 __all__ = ["render_operations_module"]
 
 
 def render_operations_module(ops: list[Op]) -> str:
     """The module: one typed ``Operation`` constant per operation, then ``OPERATIONS`` by operation id."""
-    models = sorted(
-        {
-            m
-            for op in ops
-            if not op.binary
-            for m in (op.response_model, op.item_model if op.paginated else None)
-            if m
-        }
+    models = model_names_in(
+        m
+        for op in ops
+        if not op.binary
+        for m in (op.response_model, op.item_model if op.paginated else None)
+        if m
     )
     parts = [
         HEADER,
@@ -29,7 +27,7 @@ def render_operations_module(ops: list[Op]) -> str:
         "from __future__ import annotations\n\n",
         "from collections.abc import Mapping\n",
         "from typing import Any\n\n",
-        "from kanbert_async._core.operation import DuplicateCheck, Operation\n\n",
+        "from kanbert_async._core.operation import DuplicateCheck, Operation, Paging\n\n",
         "from .capabilities import CAPABILITIES\n",
     ]
     if models:

@@ -201,6 +201,9 @@ class KanbertClient(ResourcesMixin):
             options=options,
             find_existing=duplicate_check_for(self._transport, operation, body),
         )
+        if operation.response is None:
+            # 204 No Content, or a success the description documents without a body.
+            return None  # type: ignore[return-value]
         result: T = decode_response(operation, response.body)
         return result
 

@@ -137,6 +137,8 @@ class Capabilities:
     computed_relations: tuple[ComputedRelation, ...] = ()
     sorts_computed: bool = False
     unchecked: frozenset[str] = frozenset()
+    #: Families of sort keys named by the caller: ``custom_fields.`` admits ``custom_fields.<alias>``.
+    sort_prefixes: frozenset[str] = frozenset()
     filter_fields: Mapping[str, FilterField] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -178,13 +180,16 @@ class Capabilities:
                     raise self._error(f"cannot sort by '{name}': the operation has no computed-field sorts")
                 self._check_declared(name[len(COMPUTED_PREFIX) :], declared, "sort")
                 continue
-            if name in self.sorts:
+            if name in self.sorts or any(
+                name.startswith(prefix) and len(name) > len(prefix) for prefix in self.sort_prefixes
+            ):
                 continue
             if name in declared:
                 raise self._error(
                     f"sort key '{name}' is a computed field alias; write it as '{COMPUTED_PREFIX}{name}'"
                 )
-            allowed = sorted(self.sorts) + ([f"{COMPUTED_PREFIX}<alias>"] if self.sorts_computed else [])
+            allowed = sorted(self.sorts) + [f"{p}<alias>" for p in sorted(self.sort_prefixes)]
+            allowed += [f"{COMPUTED_PREFIX}<alias>"] if self.sorts_computed else []
             raise self._error(f"unknown sort key '{name}'{_suggest(name, self.sorts)}", allowed, "Allowed")
         return ",".join(items)
 

@@ -2,7 +2,8 @@
 
 One decoder per response type, built on first use; a page decoded with raw spans of each item
 (for :meth:`~.pager.AsyncPager.keep_raw`) through a twin of its wrapper whose ``data`` is
-``list[msgspec.Raw]``. A body that does not match names the operation and the JSON path.
+``list[msgspec.Raw]``; the next cursor read where the operation's ``Paging`` says. A body that
+does not match names the operation and the JSON path.
 """
 
 from __future__ import annotations
@@ -33,19 +34,28 @@ _raw_pages: dict[type[Any], tuple[type[Any], type[Any]]] = {}
 
 
 def raw_page_type(operation: Operation[Any]) -> tuple[type[Any], type[Any]]:
-    """For a page wrapper ``{data: list[Item], meta: Meta}``: a twin whose ``data`` holds raw JSON
-    spans (``msgspec.Raw``), and the item type to decode each span into."""
+    """For a page wrapper ``{data: list[Item], ...}``: a twin whose ``data`` holds raw JSON spans
+    (``msgspec.Raw``) and whose other fields are the wrapper's, and the item type to decode each
+    span into."""
     wrapper = operation.response
     assert wrapper is not None
     cached = _raw_pages.get(wrapper)
     if cached is None:
-        hints = {f.name: f.type for f in msgspec.structs.fields(wrapper)}
-        data_type = hints["data"]
+        fields = msgspec.structs.fields(wrapper)
+        data_type = next(f.type for f in fields if f.name == "data")
         if get_origin(data_type) is Annotated:  # Annotated[list[Item], Meta(...)]
             data_type = get_args(data_type)[0]
         (item_type,) = get_args(data_type)
+        twin_fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        for f in fields:
+            kind = list[msgspec.Raw] if f.name == "data" else f.type
+            has_default = f.default is not msgspec.NODEFAULT
+            twin_fields.append((f.name, kind, f.default) if has_default else (f.name, kind))
         raw_page = msgspec.defstruct(
-            f"Raw{wrapper.__name__}", [("data", list[msgspec.Raw]), ("meta", hints["meta"])]
+            f"Raw{wrapper.__name__}",
+            twin_fields,
+            kw_only=True,
+            rename={f.name: f.encode_name for f in fields},
         )
         cached = _raw_pages[wrapper] = (raw_page, item_type)
     return cached
@@ -86,14 +96,16 @@ def decode_response(operation: Operation[Any], body: bytes, model: type[Any] | N
 def decode_page(
     operation: Operation[Any], body: bytes, cursor: str | None, *, raw: bool = False
 ) -> Page[Any]:
-    """One page of a list operation: its items, and the cursor of the next page from ``meta``.
+    """One page of a list operation: its items, and the cursor of the next page where the
+    operation's :class:`~.operation.Paging` says the response names it.
 
     With ``raw``, each item's JSON span is kept alongside it (``page.raw``); items are still
     decoded once each, and a failing item is named by its index.
     """
+    paging = operation.paging
     if not raw:
         decoded = decode_response(operation, body)
-        return Page(decoded.data, cursor, decoded.meta.next_cursor, decoded.meta)
+        return Page(decoded.data, cursor, paging.next_cursor(decoded), paging.meta_of(decoded))
     raw_page, item_type = raw_page_type(operation)
     decoded = decode_response(operation, body, raw_page)
     item_decoder = decoder(item_type)
@@ -103,4 +115,4 @@ def decode_page(
             items.append(item_decoder.decode(span))
         except msgspec.ValidationError as exc:
             raise decode_error(operation, item_type, exc, prefix=f"$.data[{index}]") from None
-    return Page(items, cursor, decoded.meta.next_cursor, decoded.meta, raw=list(decoded.data))
+    return Page(items, cursor, paging.next_cursor(decoded), paging.meta_of(decoded), raw=list(decoded.data))

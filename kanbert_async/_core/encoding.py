@@ -94,10 +94,27 @@ def _form_scalar(value: Any) -> str:
     return encode_query_value(value)
 
 
+def encode_form(body: Mapping[str, Any]) -> bytes:
+    """An ``application/x-www-form-urlencoded`` body with PHP-style field names."""
+    pairs = [pair for name, value in body.items() for pair in encode_form_fields(name, value)]
+    return urlencode(pairs).encode()
+
+
 def encode_form_fields(name: str, value: Any) -> Iterator[tuple[str, str]]:
-    """PHP-style nesting for multipart/form fields: ``vats[0][vat]=19``, ``vats[0][value]=38``."""
+    """PHP-style nesting for multipart/form fields: ``vats[0][vat]=19``, ``vats[0][value]=38``.
+
+    A field documented with PHP's array suffix (``bookings[]``) repeats that name for each scalar
+    item (``bookings[]=a&bookings[]=b``); objects in it are indexed (``bookings[0][amount]``), which
+    PHP reads alike and which keeps each object's fields together.
+    """
     if is_unset(value):
         return
+    if name.endswith("[]") and isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        if all(not isinstance(item, Mapping | msgspec.Struct | list | tuple) for item in value):
+            for item in value:
+                yield name, _form_scalar(item)
+            return
+        name = name[:-2]
     if isinstance(value, msgspec.Struct):
         value = msgspec.to_builtins(value)
     if isinstance(value, Mapping):

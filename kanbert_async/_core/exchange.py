@@ -52,8 +52,8 @@ class Request:
     policy: RetryPolicy
     #: Unix time the call began: the retry deadline counts from here.
     started_at: float
-    #: A JSON body, encoded once; or the form fields and spooled files of a multipart body.
-    json: bytes | None = field(default=None, repr=False)
+    #: A JSON or url-encoded body, encoded once; or the form fields and spooled files of a multipart body.
+    content: bytes | None = field(default=None, repr=False)
     form: Mapping[str, Any] | None = field(default=None, repr=False)
     files: Mapping[str, Spooled] | None = None
     #: Hand back the live response of a success instead of reading its body (a download stream).

@@ -25,6 +25,8 @@ from .operation import Operation
 __all__ = ["Spooled", "form_data", "remove_file", "spool_files"]
 
 _SPOOL_IN_MEMORY = 1024 * 1024
+#: The size limit of a file field the description states none for.
+_NO_LIMIT = 2**63
 
 
 @dataclass(slots=True)
@@ -55,11 +57,11 @@ class Spooled:
 async def spool_files(operation: Operation[Any], body: Mapping[str, Any] | None) -> dict[str, Spooled]:
     """Every file argument of ``body``, spooled and checked against the operation's size limits."""
     files: dict[str, Spooled] = {}
-    for name, limit in operation.file_limits.items():
+    for name in dict.fromkeys([*operation.files, *operation.file_limits]):
         value = (body or {}).get(name)
         if is_unset(value):
             continue
-        spooled = await _spool(value, name, limit, operation.id)
+        spooled = await _spool(value, name, operation.file_limits.get(name, _NO_LIMIT), operation.id)
         files[name] = spooled
     return files
 

@@ -14,7 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from .capabilities import Capabilities
 
-__all__ = ["DuplicateCheck", "FileInput", "Operation", "RequestOptions"]
+__all__ = ["DuplicateCheck", "FileInput", "Operation", "Paging", "RequestOptions"]
 
 T = TypeVar("T")
 
@@ -39,6 +39,50 @@ class DuplicateCheck:
     scope_fields: Mapping[str, str] = field(default_factory=dict)
 
 
+def _attribute(value: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        value = getattr(value, name, None)
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paging:
+    """Where a decoded list response names the next page: data, so one pager serves every shape.
+
+    A cursor paginator names the next cursor at ``next`` (``meta.next_cursor`` in a Laravel resource
+    collection, ``next_cursor`` in a bare ``CursorPaginator``). A page-numbered paginator
+    (``LengthAwarePaginator``, ``Paginator``) has ``current`` set: the next page is ``current + 1``
+    while ``current < last`` (when ``last`` is documented) or while ``more`` (``next_page_url``) is
+    not null. ``meta`` is the part of the response a :class:`~kanbert_async.Page` carries as ``meta``
+    (``()``: the whole response).
+    """
+
+    next: tuple[str, ...] = ("meta", "next_cursor")
+    current: tuple[str, ...] | None = None
+    last: tuple[str, ...] | None = None
+    more: tuple[str, ...] | None = None
+    meta: tuple[str, ...] = ("meta",)
+
+    def next_cursor(self, page: Any) -> str | None:
+        """The cursor (or page number, as text) of the page after ``page``; None on the last page."""
+        if self.current is None:
+            cursor = _attribute(page, self.next)
+            return None if cursor is None else str(cursor)
+        current = _attribute(page, self.current)
+        if not isinstance(current, int):
+            return None
+        if self.last is not None:
+            last = _attribute(page, self.last)
+            return str(current + 1) if isinstance(last, int) and current < last else None
+        if self.more is not None and _attribute(page, self.more) is not None:
+            return str(current + 1)
+        return None
+
+    def meta_of(self, page: Any) -> Any:
+        """What :attr:`Page.meta <kanbert_async.Page.meta>` holds for this response."""
+        return _attribute(page, self.meta)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Operation(Generic[T]):
     """One API operation as the description defines it."""
@@ -46,18 +90,26 @@ class Operation(Generic[T]):
     id: str
     method: str
     path: str
-    #: Decode target of a JSON response (the page type for paginated lists); None for binary.
-    #: ``T`` is what the caller gets: the model, or for paginated lists the item type.
-    response: type[Any] | None = None
-    body: Literal["json", "multipart"] | None = None
-    #: Multipart file fields and the largest size the API accepts for each, in bytes.
+    #: Decode target of a JSON response (the page type for paginated lists): a model, ``list[X]``,
+    #: a scalar type or a union; None for binary responses and for responses without a body (the
+    #: call returns None). ``T`` is what the caller gets: that type, or for lists the item type.
+    response: Any = None
+    body: Literal["json", "form", "multipart"] | None = None
+    #: The ``Accept`` header: the documented media types, JSON kept for error bodies.
+    accept: str = "application/json"
+    #: Multipart file fields.
+    files: tuple[str, ...] = ()
+    #: Multipart file fields whose size the API limits, and that limit in bytes.
     file_limits: Mapping[str, int] = field(default_factory=dict)
     scopes: tuple[str, ...] = ()
     capabilities: Capabilities | None = None
     #: For a create whose body carries a unique key: how to check it did not happen already.
     duplicate_check: DuplicateCheck | None = None
+    #: The query parameter a list sends the cursor (or page number) in, and where its responses
+    #: name the next one.
     cursor_param: str = "page[cursor]"
     page_size_param: str = "page[size]"
+    paging: Paging = field(default_factory=Paging)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,7 +33,7 @@ import msgspec
 from yarl import URL
 
 from .auth import Auth
-from .encoding import build_path, query_string
+from .encoding import build_path, encode_form, query_string
 from .errors import (
     APIConnectionError,
     KanbertError,
@@ -198,16 +198,21 @@ class Transport:
         find_existing: Callable[[], Awaitable[Response | None]] | None = None,
         reader: BodyReader | None = None,
     ) -> Request:
-        headers = {"Accept": "application/json"}
+        # The media types the operation documents (a PDF download asks for the PDF first, JSON
+        # second for error bodies): a server that negotiates answers 406 to anything else.
+        headers = {"Accept": operation.accept}
         if not self._owns_session:
             # A session we created carries it already; an injected one is the caller's.
             headers["User-Agent"] = self._user_agent
         if options is not None and options.headers:
             headers.update(options.headers)
-        json_body: bytes | None = None
+        content: bytes | None = None
         if operation.body == "json" and body is not None:
-            json_body = msgspec.json.encode({k: v for k, v in body.items() if v is not msgspec.UNSET})
+            content = msgspec.json.encode({k: v for k, v in body.items() if v is not msgspec.UNSET})
             headers["Content-Type"] = "application/json"
+        elif operation.body == "form":
+            content = encode_form(body or {})
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         return Request(
             operation=operation,
             url=url,
@@ -216,7 +221,7 @@ class Transport:
             timeout=self._client_timeout(options),
             policy=self._policy(options),
             started_at=time.time(),
-            json=json_body,
+            content=content,
             form=(body or {}) if operation.body == "multipart" else None,
             stream=stream,
             reader=reader,
@@ -371,7 +376,7 @@ class Transport:
         headers = request.headers
         if self.auth is not None:
             request.authorization = headers["Authorization"] = await self.auth.authorize(self)
-        data: Any = request.json
+        data: Any = request.content
         if request.files is not None:
             assert request.form is not None
             data = form_data(request.form, request.files)

@@ -93,6 +93,7 @@ OUTGOING_INVOICES_PDF: Operation[bytes] = Operation(
     id="outgoingInvoices.pdf",
     method="GET",
     path="/outgoing-invoices/{id}/pdf",
+    accept="application/octet-stream, application/json;q=0.9",
     scopes=("outgoing-invoice:read",),
 )
 

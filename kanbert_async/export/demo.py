@@ -18,8 +18,9 @@ import msgspec
 
 from .._client import KanbertClient
 from ..sandbox import Sandbox
+from .config import ExportConfig, ExportError, ExportFailed
 from .directory import clear_own_export
-from .engine import ExportConfig, ExportError, ExportFailed, run_export
+from .engine import run_export
 from .pdfnames import id_file_name
 from .progress import Progress
 

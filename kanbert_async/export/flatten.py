@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from msgspec import inspect as mi
 
-__all__ = ["column_types", "columns_for", "lookup", "plain_number", "record_id", "row_for"]
+__all__ = ["column_types", "columns_for", "lookup", "plain_number", "record_id"]
 
 _MAX_DEPTH = 2
 
@@ -73,27 +73,9 @@ def plain_number(value: float) -> str:
     return format(Decimal(text), "f") if "e" in text or "E" in text else text
 
 
-def _cell(value: Any, decimal: str) -> str:
-    if value is None or value is msgspec.UNSET:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return plain_number(value).replace(".", decimal)
-    if isinstance(value, dict | list):
-        return msgspec.json.encode(value).decode()
-    return str(value)
-
-
 def lookup(builtins: dict[str, Any], column: str) -> Any:
     """The value at a dotted column in a model's builtins (None where a level is missing)."""
     value: Any = builtins
     for part in column.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
-
-
-def row_for(builtins: dict[str, Any], columns: list[str], *, decimal: str = ".") -> list[str]:
-    """One CSV row: each dotted column looked up in the model's builtins (``msgspec.to_builtins``);
-    numbers with a fraction use ``decimal`` as their separator."""
-    return [_cell(lookup(builtins, column), decimal) for column in columns]

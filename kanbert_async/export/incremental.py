@@ -18,23 +18,25 @@ import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from .._core.page import Page
+from .config import ExportError
 from .dialects import read_rows
+from .durable import AtomicFile
 from .flatten import record_id
+from .manifest import generation_entry, write_manifest
+from .output import PDF_DIR, Output
 from .parquet import copy_rows_except
-
-if TYPE_CHECKING:
-    from .engine import ExportResult, _Export, _State
+from .state import Checkpoint, State
 
 __all__ = ["changed_pages", "merge"]
 
 
 async def changed_pages(
-    list_records: Callable[..., Any], state: _State, page_size: int
+    list_records: Callable[..., Any], state: State, page_size: int
 ) -> AsyncIterator[Page[Any]]:
     """Pages of the records changed at or after ``state.since_watermark``, newest first, as
     partition 0; sets ``state.watermark`` from the first page (the newest change now)."""
@@ -72,120 +74,121 @@ def _jsonl_lines(path: Path) -> Iterator[bytes]:
             yield line.rstrip(b"\n")
 
 
-def _existing(ex: _Export, changed: set[str]) -> int:
+def _existing(output: Output, changed: set[str]) -> int:
     """How many of the ``changed`` ids the finished export already holds."""
-    out, stem = ex.out, ex.entity.stem
-    if "jsonl" in ex.formats:
-        ids: Iterator[str] = (record_id(line) for line in _jsonl_lines(out / ex.jsonl))
-    elif "csv" in ex.formats:
-        rows = read_rows(out / f"{stem}.csv", ex.dialect)
+    out, stem = output.out, output.entity.stem
+    wanted = changed
+    if "jsonl" in output.formats:
+        ids: Iterator[str] = (record_id(line) for line in _jsonl_lines(out / output.jsonl))
+    elif "csv" in output.formats:
+        rows = read_rows(out / f"{stem}.csv", output.dialect)
         key = next(rows).index("id")
         ids = (row[key] for row in rows)
+        wanted = _id_cells(output, changed)
     else:
         import pyarrow.parquet as pq
 
         ids = iter(pq.read_table(out / f"{stem}.parquet", columns=["id"]).column("id").to_pylist())
-    return sum(1 for i in ids if i in changed)
+    return sum(1 for i in ids if i in wanted)
 
 
-def _merge_jsonl(ex: _Export, new: Path, changed: set[str], files: dict[str, str]) -> dict[str, int]:
+def _id_cells(output: Output, ids: set[str]) -> set[str]:
+    """The ids as the CSV cells that hold them (the dialect may have guarded one against formulas)."""
+    return {output.dialect.cell(i) for i in ids}
+
+
+def _merge_jsonl(output: Output, new: Path, changed: set[str], files: dict[str, str]) -> dict[str, int]:
     """Old lines of unchanged records, then the new lines; returns the rows of every table."""
-    from .engine import _AtomicFile
-
-    relations = [t.stem for t in ex.plan.tables[1:]]
+    relations = [t.stem for t in output.plan.tables[1:]]
     skeleton = msgspec.defstruct(
         "Skeleton", [("id", str), *((r, list[msgspec.Raw] | None, None) for r in relations)]
     )
     decode = msgspec.json.Decoder(skeleton).decode
-    counts = dict.fromkeys([ex.entity.stem, *relations], 0)
-    final = _AtomicFile(ex.out / ex.jsonl)
-    for source, replaced in ((ex.out / ex.jsonl, changed), (new, set())):
+    counts = dict.fromkeys([output.entity.stem, *relations], 0)
+    final = AtomicFile(output.out / output.jsonl)
+    for source, replaced in ((output.out / output.jsonl, changed), (new, set())):
         for line in _jsonl_lines(source):
             record: Any = decode(line)
             if record.id in replaced:
                 continue
             final.write(line + b"\n")
-            counts[ex.entity.stem] += 1
+            counts[output.entity.stem] += 1
             for relation in relations:
                 counts[relation] += len(getattr(record, relation) or ())
-    files[ex.jsonl] = final.commit()
+    files[output.jsonl] = final.commit()
     return counts
 
 
-def _merge_csv(ex: _Export, state: _State, changed: set[str], files: dict[str, str]) -> dict[str, int]:
-    from .engine import ExportError, _AtomicFile, _copy
-
+def _merge_csv(output: Output, state: State, changed: set[str], files: dict[str, str]) -> dict[str, int]:
     counts = {}
-    for name, columns in ex.csv_columns.items():
-        rows = read_rows(ex.out / name, ex.dialect)
+    dialect = output.dialect
+    changed_cells = _id_cells(output, changed)
+    for name, columns in output.csv_columns.items():
+        rows = read_rows(output.out / name, dialect)
         if next(rows, None) != columns:
             raise ExportError(
                 f"--since-last: {name} has other columns than this version of kanbert-async writes; "
                 "run a full export into a new --out"
             )
-        key = columns.index("id" if name == f"{ex.entity.stem}.csv" else "invoice_id")
-        final = _AtomicFile(ex.out / name)
-        final.write(ex.dialect.preamble() + ex.dialect.encode([columns]))
+        key = columns.index("id" if name == f"{output.entity.stem}.csv" else "invoice_id")
+        final = AtomicFile(output.out / name)
+        final.write(output.csv_header(columns))
         kept = 0
         for row in rows:
-            if row[key] not in changed:
-                final.write(ex.dialect.encode([row]))
+            if row[key] not in changed_cells:
+                final.write(dialect.encode([row]))
                 kept += 1
-        (new,) = ex.part_paths(name, state)
-        _copy(new, final.handle, final.digest)
+        (new,) = output.part_paths(name, state.parts)
+        final.write_from(new)
         files[name] = final.commit()
-        counts[name.removesuffix(".csv")] = kept + sum(1 for _ in read_rows(new, ex.dialect))
+        counts[name.removesuffix(".csv")] = kept + sum(1 for _ in read_rows(new, dialect))
     return counts
 
 
-def _merge_parquet(ex: _Export, new: Path, changed: set[str], files: dict[str, str]) -> dict[str, int]:
-    tables = ex.parquet_tables(ex.out)
-    for table in ex.plan.tables:
-        copy_rows_except(ex.out / f"{table.stem}.parquet", tables[table.stem], table.key, changed)
-    ex.add_parquet_rows(tables, ex.records([new]))
+def _merge_parquet(output: Output, new: Path, changed: set[str], files: dict[str, str]) -> dict[str, int]:
+    tables = output.parquet_tables(output.out)
+    for table in output.plan.tables:
+        copy_rows_except(output.out / f"{table.stem}.parquet", tables[table.stem], table.key, changed)
+    output.add_parquet_rows(tables, output.records([new]))
     counts = {stem: table.rows for stem, table in tables.items()}
-    files.update(ex.commit_parquet(tables))
+    files.update(output.commit_parquet(tables))
     return counts
 
 
-async def merge(ex: _Export, state: _State) -> ExportResult:
-    """Merge the changed records into the finished files and write the next manifest generation."""
-    from .engine import PDF_DIR, _sha256
-
-    previous = ex.previous
-    assert previous is not None
-    (new,) = ex.part_paths(ex.jsonl, state)
+async def merge(output: Output, checkpoint: Checkpoint, previous: dict[str, Any]) -> dict[str, Any]:
+    """Merge the changed records into the finished files and write the next manifest generation
+    (``previous``: the manifest of the generation before); returns the new manifest."""
+    state = checkpoint.state
+    (new,) = output.part_paths(output.jsonl, state.parts)
     changed = {record_id(line) for line in _jsonl_lines(new)}
     if state.changes is None:
         # Counted before any file is replaced: a second merge after a kill sees merged files.
-        updated = _existing(ex, changed)
+        updated = _existing(output, changed)
         state.changes = {"added": len(changed) - updated, "updated": updated}
-        await ex._save(state)
+        await checkpoint.save()
     files = dict(previous.get("files", {}))
     counts: dict[str, int] = {}
     for merged in (
-        _merge_parquet(ex, new, changed, files) if "parquet" in ex.formats else {},
-        _merge_csv(ex, state, changed, files) if ex.csv_columns else {},
-        _merge_jsonl(ex, new, changed, files) if "jsonl" in ex.formats else {},
+        _merge_parquet(output, new, changed, files) if "parquet" in output.formats else {},
+        _merge_csv(output, state, changed, files) if output.csv_columns else {},
+        _merge_jsonl(output, new, changed, files) if "jsonl" in output.formats else {},
     ):
         counts.update(merged)
     names = None
-    if ex.config.pdfs:
+    if output.config.pdfs:
         given = previous.get("pdf_names") or {}
         before: dict[str, str] = dict(given.get("files", {}))
-        names = ex.pdf_names([new], before, given.get("notes", {}))
+        names = output.pdf_names([new], before, given.get("notes", {}))
         targets = set(names.files.values())
         for changed_id in changed:
             old = before.get(changed_id)
             if old is not None and old != names.files[changed_id] and old not in targets:
-                (ex.out / PDF_DIR / old).unlink(missing_ok=True)
+                (output.out / PDF_DIR / old).unlink(missing_ok=True)
                 files.pop(f"{PDF_DIR}/{old}", None)
-        ex.move_pdfs(names, changed)
-        for changed_id in changed:
-            name = names.files[changed_id]
-            files[f"{PDF_DIR}/{name}"] = _sha256(ex.out / PDF_DIR / name)
+        output.move_pdfs(names, changed)
+        files.update(output.pdf_digests(names.files[changed_id] for changed_id in changed))
         counts["pdfs"] = len(names.files)
     files = dict(sorted(files.items()))
-    await ex._save(state)
-    history = [*previous.get("generations", []), ex.generation_entry(state, counts, state.changes)]
-    return ex.write_manifest(state, counts, files, names, history, 0, state.changes)
+    await checkpoint.save()
+    history = [*previous.get("generations", []), generation_entry(output, state, counts, state.changes)]
+    return write_manifest(output, state, counts, files, names, history, 0)

@@ -22,8 +22,10 @@ class Progress:
     """Called with a snapshot after every committed page; renders at most a few times a second."""
 
     def __init__(
-        self, stream: TextIO = sys.stderr, *, live: bool | None = None, interval: float = 5.0
+        self, stream: TextIO | None = None, *, live: bool | None = None, interval: float = 5.0
     ) -> None:
+        # sys.stderr as it is now, not as it was when this module was imported (it may be replaced).
+        stream = sys.stderr if stream is None else stream
         self.stream = stream
         self.live = stream.isatty() if live is None else live
         self.interval = 0.2 if self.live else interval

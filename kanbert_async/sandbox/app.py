@@ -246,7 +246,9 @@ def create_app(config: SandboxConfig | SandboxState | None = None, /, **options:
     # Multipart uploads are streamed (see upload.py); this cap only bounds url-encoded and JSON bodies.
     app = web.Application(client_max_size=32 * 1024 * 1024)
     app[STATE] = state
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    # Every path, whatever it decodes to: `.` would not match a decoded newline (`a%0Ab`), and
+    # aiohttp would answer such a request with its own text/plain 404 instead of Laravel's JSON.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", dispatch)
     return app
 
 

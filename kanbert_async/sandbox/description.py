@@ -50,6 +50,13 @@ class DescribedOperation:
     parameters: tuple[Parameter, ...]
     #: The request body's schema (resolved), or None.
     body: Mapping[str, Any] | None = None
+    #: The JSON schema of the success answer (resolved), or None (no JSON body).
+    response: Mapping[str, Any] | None = None
+
+    def required_in_response(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Those of ``names`` the success answer's schema requires, in the order given."""
+        required = set((self.response or {}).get("required", ()))
+        return tuple(name for name in names if name in required)
 
     def check_query(self, query: MultiMapping[str]) -> None:
         """Refuse query values the description rules out, with Laravel's 422 (first error per field)."""
@@ -125,8 +132,19 @@ def describe(spec: Mapping[str, Any]) -> dict[str, DescribedOperation]:
                 scopes=tuple(dict.fromkeys(scopes)),
                 parameters=tuple(_parameter(spec, p) for p in params),
                 body=_resolve(spec, media["schema"]) if "schema" in media else None,
+                response=_success_schema(spec, operation),
             )
     return found
+
+
+def _success_schema(spec: Mapping[str, Any], operation: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    responses: Mapping[str, Any] = operation.get("responses", {})
+    status = next((s for s in sorted(responses) if s.startswith("2")), None)
+    if status is None:
+        return None
+    content: Mapping[str, Any] = _resolve(spec, responses[status]).get("content", {})
+    media = content.get("application/json", {})
+    return _resolve(spec, media["schema"]) if "schema" in media else None
 
 
 def _parameter(spec: Mapping[str, Any], raw: Mapping[str, Any]) -> Parameter:

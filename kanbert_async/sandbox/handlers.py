@@ -43,6 +43,9 @@ _MODELS = {
     "outgoingInvoiceMasters.show": "App\\Models\\OutgoingInvoiceMaster",
 }
 
+#: The relations the store loads on a record (listings on request, ``include=``).
+_RELATIONS = ("discounts", "external_costs", "line_items")
+
 Handler = Callable[[web.Request, SandboxState, Match, TokenInfo], Awaitable[web.StreamResponse]]
 
 
@@ -228,7 +231,7 @@ async def list_line_items(
 async def show(request: web.Request, state: SandboxState, match: Match, token: TokenInfo) -> web.Response:
     """``GET /outgoing-invoices/{id}`` and ``GET /outgoing-invoices/master/{id}``."""
     record = _find(state, request, match, token)
-    return json_response(200, record.model)
+    return json_response(200, state.store.present(record, _required_relations(match)))
 
 
 async def pdf(request: web.Request, state: SandboxState, match: Match, token: TokenInfo) -> web.Response:
@@ -255,8 +258,14 @@ async def create_external(
         raise ApiError(422, exc.message, exc.errors) from None
     except UploadTooLarge:
         raise ApiError(413, "The uploaded data is too large.") from None
-    state.store.add_invoice(model, file)
-    return json_response(200, model)
+    record = state.store.add_invoice(model, file)
+    return json_response(200, state.store.present(record, _required_relations(match)))
+
+
+def _required_relations(match: Match) -> tuple[str, ...]:
+    """The relations a single record's answer carries: those its schema requires. The single-record
+    routes offer no ``include`` to ask for them, so the description is the only word on it."""
+    return match.operation.required_in_response(_RELATIONS)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -11,14 +11,15 @@ Algorithms, per token (``limit`` requests per ``window`` seconds, from ``RateLim
 Refused requests are not counted (as in Laravel). What the answers say (``HeaderStyle``):
 
 - ``laravel`` — ``X-RateLimit-Limit`` and ``X-RateLimit-Remaining`` on every answer; a 429 adds
-  ``Retry-After`` and ``X-RateLimit-Reset`` (unix seconds).
+  ``X-RateLimit-Reset`` and ``Retry-After`` by Laravel's own arithmetic: the window's end rounded
+  down to a whole unix second, and whole seconds from now to it (so up to a second early, even 0).
 - ``ietf`` — ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (seconds until the
   quota is whole again; for a sliding log, until its oldest hit expires) and ``RateLimit-Policy``
   on every answer; a 429 adds ``Retry-After``.
 - ``none`` — nothing but the 429 itself, as many gateways do.
 
 ``Retry-After`` itself is written as delta-seconds, as an HTTP-date, or left out (``RetryAfter``).
-Every stated time is rounded up to whole seconds, as servers do: never earlier than the truth.
+Every other stated time is rounded up to whole seconds, as gateways do: never earlier than the truth.
 """
 
 from __future__ import annotations
@@ -196,7 +197,14 @@ def limit_headers(
         headers["X-RateLimit-Limit"] = str(verdict.limit)
         headers["X-RateLimit-Remaining"] = str(verdict.remaining)
         if not verdict.allowed:
-            headers["X-RateLimit-Reset"] = str(math.ceil(wall + verdict.retry_after))
+            # Laravel's own arithmetic: the window's timer is a whole unix second (its end, rounded
+            # down), and the wait counts whole seconds from now, rounded down: both can say a little
+            # less than the truth, Retry-After even 0.
+            timer = math.floor(wall + verdict.retry_after)
+            headers["X-RateLimit-Reset"] = str(timer)
+            if retry_after == "seconds":
+                headers["Retry-After"] = str(max(0, timer - math.floor(wall)))
+                return headers
     elif style == "ietf":
         quota, window = verdict.policy
         headers["RateLimit-Limit"] = str(verdict.limit)

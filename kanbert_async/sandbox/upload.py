@@ -15,6 +15,7 @@ file is measured without being held twice.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -129,6 +130,19 @@ async def read_form(request: web.Request) -> Form:
     return form
 
 
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _json_part(text: str) -> Any:
+    """A part sent as JSON: OpenAPI's default encoding for an object or array property of a
+    multipart body (``vats`` as ``[{"vat": 19}]``), read as the same value as PHP-style fields."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text
+
+
 async def _read_multipart(request: web.Request, form: Form) -> None:
     try:
         reader = await request.multipart()
@@ -147,7 +161,8 @@ async def _read_multipart(request: web.Request, form: Form) -> None:
             total += len(data)
             if len(data) > _TEXT_CAP or total > _BODY_CAP:
                 raise UploadTooLarge()
-            form.add(part.name, data.decode("utf-8", "replace"))
+            text = data.decode("utf-8", "replace")
+            form.add(part.name, _json_part(text) if _is_json(part.headers.get("Content-Type", "")) else text)
             continue
         size = 0
         chunks: list[bytes] = []
@@ -238,7 +253,11 @@ class _Checker:
         except InvalidOperation:
             self.fail(name, f"The {shown} field must be a number.")
             return None
-        return float(number)
+        result = float(number)
+        if not math.isfinite(result):  # "1e400" is a finite Decimal but no float (nor a PHP number)
+            self.fail(name, f"The {shown} field must be a number.")
+            return None
+        return result
 
     def boolean(self, name: str) -> bool:
         default = bool(self._rules.get(name, {}).get("default", False))
@@ -291,7 +310,7 @@ def _check_vats(check: _Checker) -> None:
             name = f"vats.{index}.{key}"
             value = item.get(key) if isinstance(item, dict) else None
             check.values[name] = None if value == "" else value
-            check.number(name, required=True, label=name)
+            check.number(name, required=False, label=name)
 
 
 def build_invoice(
@@ -328,6 +347,8 @@ def build_invoice(
     check.string("currency")
     sum_net = check.number("sum_net")
     sum_tax = check.number("sum_tax")
+    if sum_net is not None and not math.isfinite(sum_net + (sum_tax or 0.0)):
+        check.fail("sum_tax", "The sum net and sum tax fields together must be a number.")
     taxation_enabled = check.boolean("taxation_enabled")
     is_credit = check.boolean("is_credit")
     address = check.string("address")

@@ -10,6 +10,7 @@ from codegen.capabilities import (
     parse_computed_relations,
     parse_includes,
     parse_operation,
+    parse_sort_prefixes,
     parse_sorts,
 )
 from kanbert_async._core.capabilities import ComputedRelation
@@ -188,3 +189,16 @@ def test_the_description_may_sit_on_the_parameter_schema() -> None:
     param = {"name": "include", "in": "query", "schema": {"type": "string", "description": INCLUDE}}
     caps, _ = parse_operation("outgoingInvoices.index", [param])
     assert caps is not None and caps.includes == frozenset({"external_costs", "line_items", "discounts"})
+
+
+def test_a_sort_family_named_by_a_placeholder_is_parsed_not_left_unchecked() -> None:
+    from kanbert_async._core.errors import InvalidRequestError
+
+    text = "Available sorts are name, created_at, custom_fields.<alias>.\nYou can sort by multiple options."
+    assert parse_sort_prefixes(text) == ["custom_fields."]
+    caps, warnings = parse_operation("clients.index", [q("sort", text)])
+    assert warnings == [] and caps is not None
+    assert caps.sorts == {"name", "created_at"} and caps.sort_prefixes == {"custom_fields."}
+    assert caps.check_sort(["-custom_fields.industry", "name"]) == "-custom_fields.industry,name"
+    with pytest.raises(InvalidRequestError, match=r"custom_fields\.<alias>"):
+        caps.check_sort(["custom_fields."])

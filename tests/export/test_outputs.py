@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -103,6 +104,71 @@ async def test_csv_dialects_read_back_with_pythons_csv_and_a_bom_aware_reader(
     with (tmp_path / "line_items.csv").open(encoding="utf-8-sig", newline="") as handle:
         items = list(csv.DictReader(handle, delimiter=delimiter))
     assert len(items) == sum(len(r["line_items"]) for r in records.values())
+
+
+#: Texts a spreadsheet would run as formulas (OWASP's list of first characters), and one it would not.
+FORMULAS = ('=HYPERLINK("https://evil.example","Pay here")', "+49 30 1234567", "-10% off", "@SUM(A1:A9)",
+            "\tcmd", "\rcr", "'quoted already", "a = b")  # fmt: skip
+
+
+def _with_formula_titles(sb: Sandbox) -> dict[str, str]:
+    """Give the first invoices the titles of FORMULAS and a negative amount; their ids and titles."""
+    ids = sorted(i.id for i in sb.store.invoices(archived="with"))[: len(FORMULAS)]
+    for invoice_id, title in zip(ids, FORMULAS, strict=True):
+        sb.store.update_invoice(invoice_id, title=title, sum_net=-10.5, sum_gross=-12.5)
+    return dict(zip(ids, FORMULAS, strict=True))
+
+
+@pytest.mark.parametrize(("dialect", "delimiter", "guarded"), [("excel", ",", True), ("excel-de", ";", True),
+                                                              ("rfc4180", ",", False)])  # fmt: skip
+async def test_excel_dialects_neutralise_text_a_spreadsheet_would_run_as_a_formula_but_never_numbers(
+    tmp_path: Path, dialect: str, delimiter: str, guarded: bool
+) -> None:
+    async with Sandbox(invoices=30, seed=31) as sb:
+        titles = _with_formula_titles(sb)
+        await _export(sb, tmp_path, format="both", csv_dialect=dialect)
+    with (tmp_path / "invoices.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = {row["id"]: row for row in csv.DictReader(handle, delimiter=delimiter)}
+    records = {r["id"]: r for r in _jsonl(tmp_path / "invoices.jsonl")}
+    for invoice_id, title in titles.items():
+        dangerous = title[0] in "=+-@\t\r"
+        assert rows[invoice_id]["title"] == ("'" + title if guarded and dangerous else title)
+        assert records[invoice_id]["title"] == title  # JSON Lines keep the records exactly as sent
+    # Amounts stay numbers, negative ones too, in every dialect.
+    decimal = "," if dialect == "excel-de" else "."
+    assert {rows[i]["sum_gross"] for i in titles} == {f"-12{decimal}5"}
+    assert all(not row[c].startswith("'") for row in rows.values() for c in ("sum_gross", "sum_net"))
+    manifest = msgspec.json.decode((tmp_path / "manifest.json").read_bytes())
+    guard = manifest["csv_formula_guard"]
+    assert (guard is not None) is guarded
+    if guard is not None:
+        assert guard["prefix"] == "'" and set(guard["text_starting_with"]) == set("=+-@\t\r")
+
+
+async def test_an_increment_of_guarded_cells_equals_a_fresh_export_even_where_ids_look_like_formulas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server whose ids start with "-": the id cells themselves are guarded, and the merge must
+    # still recognise the rows of a changed record in the CSV (there is no JSON Lines file here).
+    from kanbert_async.sandbox import data
+
+    monkeypatch.setattr(data, "new_id", lambda rng: "-" + str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+    options = {"format": "csv", "csv_dialect": "excel"}
+    async with Sandbox(invoices=40, seed=32) as sb:
+        titles = _with_formula_titles(sb)
+        await _export(sb, tmp_path / "incremental", **options)
+        changed = sorted(titles)[:2]
+        sb.store.update_invoice(changed[0], title="=1+1")
+        sb.store.update_invoice(changed[1], title="plain again")
+        second = await _export(sb, tmp_path / "incremental", since_last=True, **options)
+        await _export(sb, tmp_path / "fresh", **options)
+    assert second.changes is not None and second.changes["added"] == 0 and second.changes["updated"] >= 2
+    for name in ("invoices.csv", "line_items.csv"):
+        incremental = (tmp_path / "incremental" / name).read_bytes().splitlines()
+        fresh = (tmp_path / "fresh" / name).read_bytes().splitlines()
+        assert incremental[0] == fresh[0] and sorted(incremental[1:]) == sorted(fresh[1:]), name
+    assert b"'-" in (tmp_path / "fresh" / "invoices.csv").read_bytes()  # the ids were guarded
+    assert b"'=1+1" in (tmp_path / "fresh" / "invoices.csv").read_bytes()
 
 
 # -- Parquet --------------------------------------------------------------------------------------
@@ -276,6 +342,18 @@ async def test_since_last_refuses_what_makes_no_sense(sandbox: Sandbox, tmp_path
         await _export(sandbox, tmp_path / "done", format="csv", since_last=True)
     with pytest.raises(ExportError, match="add --since-last"):
         await _export(sandbox, tmp_path / "done", format="jsonl")
+
+
+async def test_since_last_refuses_csv_files_guarded_otherwise(sandbox: Sandbox, tmp_path: Path) -> None:
+    # An export made before the excel dialects guarded formula cells: a merge would mix both kinds.
+    await _export(sandbox, tmp_path, format="csv", csv_dialect="excel")
+    manifest = msgspec.json.decode((tmp_path / "manifest.json").read_bytes())
+    del manifest["csv_formula_guard"]
+    (tmp_path / "manifest.json").write_bytes(msgspec.json.encode(manifest))
+    before = (tmp_path / "invoices.csv").read_bytes()
+    with pytest.raises(ExportError, match="guard formula cells differently"):
+        await _export(sandbox, tmp_path, format="csv", csv_dialect="excel", since_last=True)
+    assert (tmp_path / "invoices.csv").read_bytes() == before
 
 
 # -- directories that are not ours ----------------------------------------------------------------

@@ -21,10 +21,16 @@ from .conftest import start_threaded
 
 @pytest.fixture(scope="module")
 def slow_sandbox() -> Iterator[Sandbox]:
-    """Enough latency that a kill lands mid-export; a few faults on top."""
-    yield from start_threaded(
+    """Enough latency that a kill lands mid-export; a few faults on top; titles a spreadsheet would
+    run as formulas, so the cells the excel-de dialect guards must resume byte for byte too."""
+    for sandbox in start_threaded(
         invoices=150, seed=21, latency=0.01, error_rate=0.02, drop_rate=0.01, fault_seed=3
-    )
+    ):
+        titles = ("=1+1", "+49 30 1234567", "-10% off", "@SUM(A1)")
+        invoices = sorted(i.id for i in sandbox.store.invoices(archived="with"))[: len(titles)]
+        for invoice_id, title in zip(invoices, titles, strict=True):
+            sandbox.store.update_invoice(invoice_id, title=title)
+        yield sandbox
 
 
 def _export(sandbox: Sandbox, out: Path, *extra: str) -> subprocess.Popen[bytes]:

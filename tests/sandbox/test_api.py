@@ -38,15 +38,19 @@ async def test_responses_are_the_models_and_relations_come_only_when_included(ap
     assert any(item["line_items"] for item in included["data"])
 
 
-async def test_show_and_find_by(api: Api) -> None:
+async def test_a_single_record_carries_the_relations_its_schema_requires(api: Api) -> None:
+    # The schema requires them and the single-record routes have no `include` to ask for them
+    # (only listings load relations on request).
     store = api.sandbox.store
     invoice = store.invoices()[3]
     body = await api.json(f"/outgoing-invoices/{invoice.id}")
-    assert msgspec.json.decode(msgspec.json.encode(body), type=OutgoingInvoiceData) == invoice
-    assert not set(RELATIONS) & set(body)
+    expected = store.invoice(invoice.id, include=RELATIONS)
+    assert msgspec.json.decode(msgspec.json.encode(body), type=OutgoingInvoiceData) == expected
+    assert set(RELATIONS) <= set(body)
     master = store.masters()[0]
     body = await api.json(f"/outgoing-invoices/master/{master.id}")
-    assert msgspec.json.decode(msgspec.json.encode(body), type=OutgoingInvoiceMasterData) == master
+    decoded = msgspec.json.decode(msgspec.json.encode(body), type=OutgoingInvoiceMasterData)
+    assert decoded.id == master.id and set(RELATIONS) <= set(body)
     archived = store.invoices(archived="only")[0]
     assert (await api.json(f"/outgoing-invoices/{archived.id}"))["deleted_at"] is not None
 
@@ -190,3 +194,23 @@ async def test_create_app_runs_under_aiohttp_test_utils() -> None:
         body = await response.json()
         assert response.status == 200 and len(body["data"]) == 5
     assert state.counters.requests["outgoingInvoices.index"] == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/outgoing-invoices/a%0Ab",
+        "/outgoing-invoices/a%0D%0Ab/pdf",
+        "/outgoing-invoices/master/%00",
+        "/outgoing-invoices/a%0Ab/line-items",
+        "/no-such-route%0A",
+        "/outgoing-invoices/%E2%80%A8",
+    ],
+)
+async def test_every_path_answers_laravel_style_json_even_with_control_characters(
+    api: Api, path: str
+) -> None:
+    response = await api.get(path)
+    assert response.status == 404
+    assert response.content_type == "application/json"
+    assert set(await response.json()) == {"message"}

@@ -153,3 +153,23 @@ def test_codegen_check_fails_when_the_shipped_description_is_stale(
     description.write_text(description.read_text(encoding="utf-8").replace("booked", "draft"), "utf-8")
     assert codegen_main(["--check", "--output", str(output)]) == 1
     assert "description.json" in capsys.readouterr().err
+
+
+def test_a_single_record_carries_the_relations_its_described_answer_requires() -> None:
+    record = {"type": "object", "properties": {}, "required": ["id", "line_items"]}
+    spec = {
+        "components": {"responses": {"Record": {"content": {"application/json": {"schema": record}}}}},
+        "paths": {
+            "/things/{id}": {
+                "get": {
+                    "operationId": "things.show",
+                    "responses": {"200": {"$ref": "#/components/responses/Record"}},
+                },
+                "delete": {"operationId": "things.destroy", "responses": {"204": {"description": "gone"}}},
+            }
+        },
+    }
+    described = describe(spec)
+    relations = ("discounts", "external_costs", "line_items")
+    assert described["things.show"].required_in_response(relations) == ("line_items",)
+    assert described["things.destroy"].required_in_response(relations) == ()

@@ -61,8 +61,15 @@ def _refused(retry_after: float = 0.3, reset_after: float = 0.3) -> Verdict:
 def test_laravel_headers_state_limit_remaining_and_on_a_429_when_to_come_back() -> None:
     passed = limit_headers(Verdict(True, 10, 4, 0, 0.5, (10, 1.0)), "laravel", "seconds", wall=WALL)
     assert passed == {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "4"}
-    refused = limit_headers(_refused(), "laravel", "seconds", wall=WALL)
-    assert refused["Retry-After"] == "1" and refused["X-RateLimit-Reset"] == str(int(WALL) + 1)
+    refused = limit_headers(_refused(1.3, 1.3), "laravel", "seconds", wall=WALL)
+    assert refused["X-RateLimit-Reset"] == str(int(WALL) + 1) and refused["Retry-After"] == "1"
+
+
+def test_laravel_states_whole_seconds_rounded_down_so_up_to_a_second_early_even_zero() -> None:
+    # Laravel keeps the window's end as a whole unix second and counts whole seconds to it.
+    refused = limit_headers(_refused(0.5, 0.5), "laravel", "seconds", wall=WALL + 0.1)
+    assert refused["X-RateLimit-Reset"] == str(int(WALL)), "the end, .85 past the second, rounded down"
+    assert refused["Retry-After"] == "0", "though half a second is left"
 
 
 def test_ietf_headers_state_the_policy_and_the_reset_on_every_answer() -> None:

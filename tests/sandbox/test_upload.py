@@ -123,7 +123,6 @@ async def test_everything_missing(api: Api) -> None:
             "vats.0.value",
             "The vats.0.value field must be a number.",
         ),
-        ({"vats[0][vat]": "19"}, "vats.0.value", "The vats.0.value field is required."),
     ],
 )
 async def test_validation_messages(api: Api, overrides: dict[str, Any], field: str, message: str) -> None:

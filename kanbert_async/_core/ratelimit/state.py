@@ -36,7 +36,7 @@ __all__ = ["RESET_MARGIN", "SLOW_START_LIMIT", "RateLimitInfo", "RateLimitState"
 
 #: Requests in flight before anything is known grow by one per answer up to this many, then by one
 #: per round trip: a window found full while growing costs about this many 429s.
-SLOW_START_LIMIT = 4
+SLOW_START_LIMIT = 3
 #: How long the first probe waits after a 429 that states no wait; doubles while 429s continue.
 BLIND_BACKOFF = 1.0
 _BLIND_BACKOFF_MAX = 60.0
@@ -171,7 +171,7 @@ class RateLimitState(msgspec.Struct):
 
     def _learned_pace(self) -> float | None:
         seconds = self.window.seconds
-        return None if seconds is None else self.learned.pace(seconds, RESET_MARGIN)
+        return None if seconds is None else self.learned.pace(seconds, self._margin)
 
     def _budget(self, now: float) -> tuple[float, float | None]:
         """What the stated budget admits now, and when a request that counted next comes back."""
@@ -255,7 +255,10 @@ class RateLimitState(msgspec.Struct):
         if self._blind is not None and ticket.sent_at > self._blind[1].sent_at:
             self._end_blind_wait(ticket, now)
         if seen.remaining is None:
-            self._cwnd += 1.0 if self._cwnd < SLOW_START_LIMIT else 1.0 / self._cwnd
+            if self._cwnd < SLOW_START_LIMIT:
+                self._cwnd = min(float(SLOW_START_LIMIT), self._cwnd + 1.0)
+            else:
+                self._cwnd += 1.0 / self._cwnd
             learned_at = self._learned_at
             if learned_at is not None and ticket.sent_at <= learned_at.sent_at:
                 self.learned.passed_late(self._sent_within_window(learned_at.sent_at))
@@ -300,19 +303,33 @@ class RateLimitState(msgspec.Struct):
         if self._remaining is not None and self._came_back_too_early(ticket):
             # Let go when a request of a window before was taken as back: its way to the server was
             # slower than this one's, or the window is longer than measured.
+            # Delays vary by no more than a round trip: past that, it is the window.
             window = self.window.seconds or 0.0
-            if self._margin < window / 4:
-                self._least = min(window / 4, max(2 * self._margin, now - ticket.sent_at))
+            round_trip = max(self._round_trips, default=RESET_MARGIN)
+            if self._margin < round_trip and self._margin < window / 4:
+                self._least = min(window / 4, max(2 * self._margin, round_trip))
                 self._margin = max(self._margin, self._least)
             else:
                 self.window.longer_than(window)
         wait = seen.wait
         if wait is None or wait <= 0:
-            # Nothing said (or "now", and it was not): a probe after a backoff that doubles.
+            # Nothing said (or "now", and it was not): a probe after a backoff that doubles. Laravel
+            # rounds its wait down: then probe once when a window that began with our first request
+            # could end (windows last whole seconds). The first request to pass bounds the window.
             until = now + self._blind_backoff
+            first_try = self._blind_backoff == BLIND_BACKOFF
             self._blind_backoff = min(_BLIND_BACKOFF_MAX, 2 * self._blind_backoff)
             if in_window and opener is not None:
                 self._blind = (opener, ticket)
+                if (
+                    wait is not None
+                    and self._remaining is not None
+                    and self.window.seconds is None
+                    and first_try
+                ):
+                    earliest = opener.sent_at + max(1.0, math.ceil(ticket.sent_at - opener.sent_at - 1e-6))
+                    if now < earliest + self._margin < until:
+                        until = earliest + self._margin
         else:
             until = now + wait
             if in_window and opener is not None:

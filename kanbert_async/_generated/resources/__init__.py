@@ -3,14 +3,27 @@
 
 from __future__ import annotations
 
+import importlib
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from kanbert_async._core.resource import OperationRunner
 
-from .outgoing_invoice_masters import OutgoingInvoiceMasters
-from .outgoing_invoices import OutgoingInvoices
+if TYPE_CHECKING:
+    from .outgoing_invoice_masters import OutgoingInvoiceMasters
+    from .outgoing_invoices import OutgoingInvoices
 
 __all__ = ["ResourcesMixin", "OutgoingInvoiceMasters", "OutgoingInvoices"]
+
+#: Each resource class and the module that defines it.
+_MODULES = {"OutgoingInvoiceMasters": "outgoing_invoice_masters", "OutgoingInvoices": "outgoing_invoices"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
 
 
 class ResourcesMixin:
@@ -22,9 +35,13 @@ class ResourcesMixin:
     @cached_property
     def outgoing_invoice_masters(self) -> OutgoingInvoiceMasters:
         """Outgoing Invoice Masters operations."""
+        from .outgoing_invoice_masters import OutgoingInvoiceMasters
+
         return OutgoingInvoiceMasters(self._runner())
 
     @cached_property
     def outgoing_invoices(self) -> OutgoingInvoices:
         """Outgoing Invoices operations."""
+        from .outgoing_invoices import OutgoingInvoices
+
         return OutgoingInvoices(self._runner())

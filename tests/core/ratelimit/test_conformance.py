@@ -52,7 +52,6 @@ def _id(server: Server) -> str:
 KNOWN_MISSES = {
     ("scan", "bucket-none-seconds-10pers"),
     ("scan", "bucket-none-date-10pers"),
-    ("scan", "bucket-none-omit-10pers"),
     ("scan", "sliding-none-omit-10pers"),
     ("scan", "bucket-none-seconds-20pers"),
     ("scan", "sliding-none-omit-20pers"),

@@ -229,3 +229,9 @@ def test_form_fields_leave_out_none_and_write_dates_in_iso_8601() -> None:
         *encode_form_fields("date_of_invoice", when),
     ]
     assert fields == [("vats[0][vat]", "19"), ("date_of_invoice", "2024-05-01T12:30:00+00:00")]
+
+
+def test_a_field_documented_with_phps_array_suffix_repeats_its_name_for_scalars() -> None:
+    assert list(encode_form_fields("aliases[]", ["a", "b"])) == [("aliases[]", "a"), ("aliases[]", "b")]
+    assert list(encode_form_fields("bookings[]", [{"amount": 5}])) == [("bookings[0][amount]", "5")]
+    assert list(encode_form_fields("bookings", ["a", "b"])) == [("bookings[0]", "a"), ("bookings[1]", "b")]
