@@ -218,8 +218,7 @@ class RateLimitState(msgspec.Struct):
         self.in_flight = max(0, self.in_flight - 1)
         round_trips = self._round_trips
         round_trips.append(now - ticket.sent_at)
-        if len(round_trips) > _ROUND_TRIPS:
-            del round_trips[0]
+        del round_trips[:-_ROUND_TRIPS]
         self._margin = max(self._least, max(round_trips) - min(round_trips))
         if seen.window is not None:
             self.window.state(seen.window)
