@@ -30,6 +30,7 @@ BENCHMARKS = {
     "export": "export",
     "cold_start": "cold_start",
     "throttles": "throttles",
+    "redis_budget": "redis_budget",
 }
 PACKAGES = ("kanbert-async", "msgspec", "aiohttp", "pydantic", "pydantic-core", "httpx",
             "datamodel-code-generator")  # fmt: skip

@@ -39,7 +39,8 @@ from ._core.observe import Attempt, EventHooks, Hook
 from ._core.operation import RequestOptions
 from ._core.page import Page
 from ._core.pager import AsyncPager
-from ._core.ratelimit import RateLimitInfo
+from ._core.ratelimit import LocalStore, RateLimitInfo, RateLimitStore
+from ._core.ratelimit.redis_store import RedisStore
 from ._core.raw import RawResponse
 from ._core.reporting import ResponseInfo
 from ._core.retry import RetryPolicy
@@ -71,6 +72,7 @@ __all__ = [
     "InvalidRequestError",
     "KanbertClient",
     "KanbertError",
+    "LocalStore",
     "MapResult",
     "Model",
     "NotFoundError",
@@ -81,7 +83,9 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimitInfo",
+    "RateLimitStore",
     "RawResponse",
+    "RedisStore",
     "RequestOptions",
     "ResponseDecodeError",
     "ResponseInfo",

@@ -19,7 +19,7 @@ from ._core.observe import EventHooks, Observer
 from ._core.operation import RequestOptions
 from ._core.pager import AsyncPager
 from ._core.pool import ConnectionPool
-from ._core.ratelimit import RateLimiter, RateLimitInfo
+from ._core.ratelimit import Limiter, RateLimiter, RateLimitInfo, RateLimitStore, parse_rate
 from ._core.reporting import ResponseInfo
 from ._core.retry import RetryPolicy
 from ._core.runner import Runner
@@ -57,6 +57,9 @@ class KanbertClient(ResourcesMixin):
         retry: a full :class:`RetryPolicy` (overrides ``max_retries``).
         rate_limit: client-side pacing, e.g. ``"600/min"`` or requests per second; learned from the
             server's headers when None.
+        rate_limit_store: where the token's rate-limit budget lives: a ``RedisStore`` shares it with
+            every process using the token (default: ``KANBERT_RATE_LIMIT_REDIS_URL`` if set, else a
+            budget of this client's own).
         max_connections: size of the connection pool.
         session: an aiohttp session to use; it is not closed by the client.
         allow_insecure_http: permit ``http://`` to a non-loopback host.
@@ -78,6 +81,7 @@ class KanbertClient(ResourcesMixin):
         max_retries: int = 5,
         retry: RetryPolicy | None = None,
         rate_limit: float | str | None = None,
+        rate_limit_store: RateLimitStore | None = None,
         max_connections: int = 64,
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
@@ -106,16 +110,20 @@ class KanbertClient(ResourcesMixin):
             user_agent=f"kanbert-async/{__version__}",
             trace_configs=trace_configs,
         )
+        url = check_base_url(url, allow_insecure_http=allow_insecure_http)
+        stats = Stats()
+        self._owned_store: RateLimitStore | None = None
         self._transport = Transport(
-            base_url=check_base_url(url, allow_insecure_http=allow_insecure_http),
+            base_url=url,
             auth=auth,
             timeout=_timeout(timeout),
             retry=retry or RetryPolicy(max_retries=max_retries),
-            limiter=RateLimiter(rate_limit),
+            limiter=self._limiter(url, auth, rate_limit, rate_limit_store, stats),
             pool=pool,
             observer=Observer(event_hooks),
             default_headers=default_headers,
             default_query=default_query,
+            stats=stats,
         )
         self._owns_pool = True
         self._ops = Runner(self._transport)
@@ -126,6 +134,7 @@ class KanbertClient(ResourcesMixin):
         client = cls.__new__(cls)
         client._transport = transport
         client._owns_pool = False
+        client._owned_store = None
         client._ops = Runner(transport)
         return client
 
@@ -157,6 +166,20 @@ class KanbertClient(ResourcesMixin):
                 query=query,
             )
         )
+
+    def _limiter(
+        self, url: str, auth: Auth, rate: float | str | None, store: RateLimitStore | None, stats: Stats
+    ) -> Limiter:
+        """This client's gate: its own, or one over its token's budget in ``store``."""
+        if store is None and (redis_url := os.environ.get("KANBERT_RATE_LIMIT_REDIS_URL")):
+            from ._core.ratelimit.redis_store import RedisStore
+
+            store = self._owned_store = RedisStore.from_url(redis_url)
+        if store is None:
+            return RateLimiter(rate)
+        token = auth.fixed_token if isinstance(auth, BearerToken) else None
+        pace = parse_rate(rate) if isinstance(rate, str) else rate
+        return store.limiter(url, token, rate=pace, metrics=stats)
 
     def __repr__(self) -> str:
         return f"<KanbertClient {self._transport.base_url}>"
@@ -198,10 +221,13 @@ class KanbertClient(ResourcesMixin):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (an injected session is left open; a ``with_options`` copy
-        leaves its original's pool open)."""
+        """Close the connection pool and the rate limiter (an injected session and rate-limit store
+        are left open; a ``with_options`` copy leaves its original's open)."""
         if self._owns_pool:
+            await self._transport.limiter.aclose()
             await self._transport.pool.close()
+            if self._owned_store is not None:
+                await self._owned_store.aclose()
 
     def __del__(self) -> None:
         transport = getattr(self, "_transport", None)

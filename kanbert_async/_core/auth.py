@@ -137,6 +137,11 @@ class BearerToken:
         kind = "provider" if self._provider is not None else "static"
         return f"BearerToken(<{kind}>)"
 
+    @property
+    def fixed_token(self) -> Secret | None:
+        """The token, when it is fixed (None for a provider, whose token may change)."""
+        return self._static
+
     async def _current(self) -> str:
         if self._static is not None:
             value = self._static.get()

@@ -29,6 +29,8 @@ class Stats:
     refreshes: int = 0
     #: Creates whose outcome was unknown, found to have happened (returned, not sent again).
     duplicates_avoided: int = 0
+    #: Times a shared rate-limit store (Redis) failed and the client went on pacing itself alone.
+    rate_limit_store_fallbacks: int = 0
 
 
 @dataclass(frozen=True, slots=True)

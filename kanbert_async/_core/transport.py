@@ -56,7 +56,7 @@ from .multipart import form_data, spool_files
 from .observe import Observer, form_summary
 from .operation import Operation, RequestOptions
 from .pool import ConnectionPool
-from .ratelimit import RateLimiter, Ticket
+from .ratelimit import Limiter, Ticket
 from .reporting import Stats, current_capture
 from .retry import Failure, RetryPolicy, decide_retry
 from .settings import Timeout
@@ -80,7 +80,7 @@ class Transport:
         auth: Auth | None,
         timeout: Timeout,
         retry: RetryPolicy,
-        limiter: RateLimiter,
+        limiter: Limiter,
         pool: ConnectionPool,
         observer: Observer | None = None,
         default_headers: Mapping[str, str] | None = None,

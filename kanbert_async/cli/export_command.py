@@ -4,6 +4,7 @@ and summed up in one line."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -37,6 +38,8 @@ def check_export_args(args: argparse.Namespace) -> None:
             raise UsageError(f"--out - streams JSON Lines to stdout: it cannot take {', '.join(refused)}")
         if args.format not in ("jsonl", "jsonl,csv"):
             raise UsageError("--out - streams JSON Lines to stdout: drop --format or pass --format jsonl")
+    if args.rate_limit_redis and importlib.util.find_spec("redis") is None:
+        raise UsageError("--rate-limit-redis needs the redis package: pip install 'kanbert-async[redis]'")
     token = args.token if args.token is not None else os.environ.get("KANBERT_API_TOKEN")
     if not token:
         raise UsageError(
@@ -104,6 +107,18 @@ def _summary(result: Any, streaming: bool) -> str:
 
 
 async def run_export_command(args: argparse.Namespace) -> int:
+    from .. import RedisStore
+
+    if not args.rate_limit_redis:
+        return await _export(args, None)  # the client reads KANBERT_RATE_LIMIT_REDIS_URL itself
+    store = RedisStore.from_url(args.rate_limit_redis)
+    try:
+        return await _export(args, store)
+    finally:
+        await store.aclose()
+
+
+async def _export(args: argparse.Namespace, store: Any) -> int:
     from .. import KanbertClient
     from ..export import Progress, run_export, stream_export
 
@@ -114,6 +129,7 @@ async def run_export_command(args: argparse.Namespace) -> int:
         args.token,
         base_url=args.base_url,
         rate_limit=args.rate_limit,
+        rate_limit_store=store,
         max_retries=args.max_retries,
         allow_insecure_http=args.allow_insecure_http,
     ) as kb:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+from urllib.parse import urlsplit
 
 from .._core.ratelimit import parse_rate
 
@@ -51,6 +52,13 @@ def rate(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a rate; write it like 10/s, 600/min or 5000/h"
         ) from None
+    return text
+
+
+def redis_url(text: str) -> str:
+    """``--rate-limit-redis``: a Redis URL (whether Redis answers is found out when it is used)."""
+    if urlsplit(text).scheme not in ("redis", "rediss", "unix"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Redis URL like redis://localhost:6379/0")
     return text
 
 

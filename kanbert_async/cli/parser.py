@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 from .._version import __version__
 from .logs import verbosity_option
 from .messages import EXIT_CODES, EXIT_INPUT
-from .options import DEFAULT_BASE_URL, date, formats, pdf_name, positive, rate, retries
+from .options import DEFAULT_BASE_URL, date, formats, pdf_name, positive, rate, redis_url, retries
 
 __all__ = ["build_parser"]
 
@@ -40,6 +40,14 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--rate-limit", type=rate, help="client-side pacing, e.g. 600/min (default: learned from the server)"
+    )
+    group.add_argument(
+        "--rate-limit-redis",
+        type=redis_url,
+        metavar="URL",
+        help="share the token's rate-limit budget with every process using this Redis, e.g. "
+        "redis://localhost:6379/0 (default: $KANBERT_RATE_LIMIT_REDIS_URL); if Redis is unreachable, "
+        "a warning, and this process paces itself until it answers",
     )
     group.add_argument(
         "--max-retries", type=retries, default=5, help="retries of a failed request (timeouts, 429, 5xx)"

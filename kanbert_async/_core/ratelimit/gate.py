@@ -20,7 +20,8 @@ class RateLimiter:
 
     ``rate`` is a pace of our own in requests per second, or a string like ``"600/min"``; None
     (the default) lets the server's headers and 429s alone pace us. ``clock`` (monotonic seconds)
-    and ``wall_clock`` (unix time) are looked up when the limiter is made, so a test can fake them.
+    and ``wall_clock`` (unix time) are looked up when the limiter is made, so a test can fake them;
+    ``state`` is where to start from (default: nothing known, on the ``clock``'s timebase).
 
     Example::
 
@@ -36,8 +37,11 @@ class RateLimiter:
         *,
         clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
+        state: RateLimitState | None = None,
     ) -> None:
-        self._state = RateLimitState(parse_rate(rate) if isinstance(rate, str) else rate)
+        if state is None:
+            state = RateLimitState(parse_rate(rate) if isinstance(rate, str) else rate)
+        self._state = state
         self._clock = clock or time.monotonic
         self._wall_clock = wall_clock or time.time
         self._waiters: collections.deque[asyncio.Future[Ticket]] = collections.deque()
@@ -56,6 +60,9 @@ class RateLimiter:
     def cooldown_remaining(self) -> float:
         """Seconds until the current cooldown ends (0.0 when there is none)."""
         return max(0.0, self._state.cooldown_until - self._clock())
+
+    async def aclose(self) -> None:
+        """Nothing to close: the state lives in this process."""
 
     async def acquire(self) -> Ticket:
         """Wait until this request may be sent; return its ticket."""

@@ -6,11 +6,14 @@ Every rule answers a server behaviour:
   one more per round trip past :data:`SLOW_START_LIMIT` — so a cold burst never hits the wire.
 - **"Remaining: r"**: spend what the server says is left, no more. Concurrent requests reach it in
   any order, so the budget is the *lowest* count stated (a higher one is older, unless its request
-  left after the lower count came back: then the server gave some back), less what is in flight.
-- **What was spent comes back**: each request that counted comes back one window after it left.
+  left after the server made the lower count: then it gave some back), less what is in flight.
+- **What was spent comes back**: each request that counted comes back one window after the server
+  counted it (when it left, plus however longer than the quickest its round trip took).
   That holds for every throttle — a fixed window gives it back at or before then, a sliding log
   exactly then, a bucket of ``limit`` per window on average then — and no more comes back than the
-  count said was out. The window is stated (``RateLimit-Policy``) or measured, never assumed.
+  count said was out. The window is stated (``RateLimit-Policy``) or measured — between a window's
+  first request (Remaining one below the limit) and a 429 in it, or the next window's first — never
+  assumed. Several coming back at once by our reckoning alone: one request tests it first.
 - **Spent, and the window not known**: wait for the stated reset, if any; else one probe finds out.
 - **A 429**: everyone waits once, for the stated time (``Retry-After`` or a reset, in seconds or as
   a date; a whole-second statement sharpened by when the window's first request comes back, until
@@ -23,12 +26,12 @@ Every rule answers a server behaviour:
 from __future__ import annotations
 
 import bisect
-import collections
-import dataclasses
 import math
-from typing import NamedTuple
+
+import msgspec
 
 from .observation import Observation
+from .records import RateLimitInfo, Ticket
 from .window import LearnedBudget, WindowEstimate
 
 __all__ = ["RESET_MARGIN", "SLOW_START_LIMIT", "RateLimitInfo", "RateLimitState", "Ticket"]
@@ -48,28 +51,7 @@ _ROUND_TRIPS = 32
 _SENT_MAX = 10_000
 
 
-class Ticket(NamedTuple):
-    """One admission: its number in admission order and when it was let go (the state's timebase).
-    Hand it back with the answer, or without one."""
-
-    number: int
-    sent_at: float
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class RateLimitInfo:
-    """What the server last said about our rate limit (``kb.rate_limit``).
-
-    ``limit`` requests per window, ``remaining`` in the current window, and ``reset`` — the unix
-    time the budget returns, when known. Each field is None until a response reports it.
-    """
-
-    limit: int | None = None
-    remaining: int | None = None
-    reset: float | None = None
-
-
-class RateLimitState:
+class RateLimitState(msgspec.Struct):
     """Pure rate-limit bookkeeping; every method takes ``now`` (the caller's timebase).
 
     ``rate`` is a pace of our own in requests per second that always applies (None: only the server
@@ -84,56 +66,59 @@ class RateLimitState:
         state.on_answer(first, 200, Observation(limit=10, remaining=9), now=0.05)
     """
 
-    def __init__(self, rate: float | None = None) -> None:
+    rate: float | None = None
+    _tat: float = -math.inf
+    issued: int = 0
+    in_flight: int = 0
+    _info: RateLimitInfo = msgspec.field(default_factory=RateLimitInfo)
+    window: WindowEstimate = msgspec.field(default_factory=WindowEstimate)
+    # The lowest Remaining stated (None: the server never spoke of a budget), by the answer to
+    # _low that arrived at _low_at, counted by the server about _low_counted; and when our
+    # requests that counted were counted (sorted, recent).
+    _remaining: int | None = None
+    _low: Ticket | None = None
+    _low_at: float = -math.inf
+    _low_counted: float = -math.inf
+    _sent: list[float] = []
+    # The request out testing that several requests reckoned back have come back.
+    _testing: Ticket | None = None
+    # The last _ROUND_TRIPS round trips, oldest first: a request's way to the server takes no
+    # longer than the quickest.
+    _round_trips: list[float] = []
+    # How much after its window a request comes back: RESET_MARGIN, more once a 429 showed
+    # that too little. (Round trips vary mostly with the server's work, which comes after its
+    # throttle counted the request: their spread would overstate how much one-way delays vary.)
+    _margin: float = RESET_MARGIN
+    _reset_at: float | None = None
+    # The first request after the last cooldown (or of all): it opens a window, which a 429 to
+    # a later request measures.
+    _opener: Ticket | None = None
+    _opener_answered: float = -math.inf
+    _opens_window: bool = True
+    # A window seen to begin (Remaining one below the limit), when the server began it, and the
+    # latest-sent request it counted or refused since: None when a count went up unseen.
+    _proven: Ticket | None = None
+    _proven_opened: float = -math.inf
+    _last_counted: Ticket | None = None
+    _last_remaining: int = 0
+    _cooldown_until: float = -math.inf
+    _echoes_until: int = 0
+    _blind_backoff: float = BLIND_BACKOFF
+    # A 429 that said nothing, in the opener's window: the first to pass after it bounds the window.
+    _blind: tuple[Ticket, Ticket] | None = None
+    # A cooldown moved earlier to when the window's first request comes back: True until its
+    # first request is let go, then that ticket; a 429 to it proves the move wrong for this server.
+    _sharpened: Ticket | bool = False
+    _sharpen: bool = True
+    _cwnd: float = 1.0
+    learned: LearnedBudget = msgspec.field(default_factory=LearnedBudget)
+    # The 429 the learned count came from: passes answered after it still belong to its window.
+    _learned_at: Ticket | None = None
+
+    def __post_init__(self) -> None:
+        rate = self.rate
         if rate is not None and not (rate > 0 and math.isfinite(rate)):
             raise ValueError("rate must be a positive number of requests per second, or None")
-        self._rate = rate
-        self._tat = -math.inf
-        self.issued = 0
-        self.in_flight = 0
-        self._info = RateLimitInfo()
-        self.window = WindowEstimate()
-        # The lowest Remaining stated (None: the server never spoke of a budget), by the answer to
-        # _low that arrived at _low_at, counted by the server about _low_counted; and when our
-        # requests that counted were counted (sorted, recent).
-        self._remaining: int | None = None
-        self._low: Ticket | None = None
-        self._low_at = -math.inf
-        self._low_counted = -math.inf
-        self._sent: list[float] = []
-        # The request out testing that several requests reckoned back have come back.
-        self._testing: Ticket | None = None
-        # The shortest round trips seen: a request's way to the server takes no longer than one.
-        self._round_trips: collections.deque[float] = collections.deque(maxlen=_ROUND_TRIPS)
-        # How much after its window a request comes back: RESET_MARGIN, more once a 429 showed
-        # that too little. (Round trips vary mostly with the server's work, which comes after its
-        # throttle counted the request: their spread would overstate how much one-way delays vary.)
-        self._margin = RESET_MARGIN
-        self._reset_at: float | None = None
-        # The first request after the last cooldown (or of all): it opens a window, which a 429 to
-        # a later request measures.
-        self._opener: Ticket | None = None
-        self._opener_answered = -math.inf
-        self._opens_window = True
-        # A window seen to begin (Remaining one below the limit), when the server began it, and the
-        # latest-sent request it counted or refused since: None when a count went up unseen.
-        self._proven: Ticket | None = None
-        self._proven_opened = -math.inf
-        self._last_counted: Ticket | None = None
-        self._last_remaining = 0
-        self._cooldown_until = -math.inf
-        self._echoes_until = 0
-        self._blind_backoff = BLIND_BACKOFF
-        # A 429 that said nothing, in the opener's window: the first to pass after it bounds the window.
-        self._blind: tuple[Ticket, Ticket] | None = None
-        # A cooldown moved earlier to when the window's first request comes back: True until its
-        # first request is let go, then that ticket; a 429 to it proves the move wrong for this server.
-        self._sharpened: Ticket | bool = False
-        self._sharpen = True
-        self._cwnd = 1.0
-        self.learned = LearnedBudget()
-        # The 429 the learned count came from: passes answered after it still belong to its window.
-        self._learned_at: Ticket | None = None
 
     @property
     def info(self) -> RateLimitInfo:
@@ -151,7 +136,7 @@ class RateLimitState:
         the next answer)."""
         if now < self._cooldown_until:
             return self._cooldown_until
-        pace, testing = self._rate, False
+        pace, testing = self.rate, False
         if self._remaining is None:
             learned = self._learned_pace()
             if learned is None and pace is None and self.in_flight >= self._cwnd:
@@ -234,7 +219,9 @@ class RateLimitState:
         """Learn from the answer (any status) to ``ticket``'s request; ``unix_now`` is the wall time
         at ``now`` (omit it when ``now`` is unix time)."""
         self.in_flight = max(0, self.in_flight - 1)
-        self._round_trips.append(now - ticket.sent_at)
+        round_trips = self._round_trips
+        round_trips.append(now - ticket.sent_at)
+        del round_trips[:-_ROUND_TRIPS]
         if ticket == self._testing:
             self._testing = None
         if ticket == self._opener:
@@ -287,7 +274,15 @@ class RateLimitState:
                 self.learned.used(self._sent_within_window(now), self.window.seconds, now)
             return
         self._follow_window(ticket, seen.remaining, seen.limit or self._info.limit, now)
-        if self._remaining is None or seen.remaining < self._remaining or ticket.sent_at >= self._low_at:
+        low, remaining = self._low, self._remaining
+        if (
+            remaining is None
+            or seen.remaining < remaining
+            # Left after the lowest count was made (by more than one-way delays vary): a newer word.
+            or ticket.sent_at >= min(self._low_at, self._low_counted + self._margin)
+            # The same count for a later request is the newer word: what came back before it is spent.
+            or (seen.remaining == remaining and low is not None and ticket.sent_at > low.sent_at)
+        ):
             self._remaining, self._low, self._low_at = seen.remaining, ticket, now
             self._low_counted = counted
             if seen.reset is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import msgspec
+
 __all__ = ["GROW_EVERY", "LearnedBudget", "WindowEstimate"]
 
 #: An exact learned budget used whole this many windows running tries one more (then twice as
@@ -26,18 +28,17 @@ def _whole_window(low: float, high: float) -> float:
     return float(whole if whole <= high + 1e-6 else max(1, math.ceil(high - 1e-6)))
 
 
-class WindowEstimate:
+class WindowEstimate(msgspec.Struct):
     """The server's window in seconds: stated (``RateLimit-Policy``), or measured between bounds.
 
     Nothing sets it but evidence: a stated window, or the span from a window's first request to a
     429 in it (at least) and to when the server let us go again (at most).
     """
 
-    def __init__(self) -> None:
-        self.seconds: float | None = None
-        self.stated = False
-        self._low = 0.0
-        self._high = math.inf
+    seconds: float | None = None
+    stated: bool = False
+    _low: float = 0.0
+    _high: float = math.inf
 
     def state(self, seconds: float) -> None:
         """The server said its window."""
@@ -61,7 +62,7 @@ class WindowEstimate:
         self.bound(math.floor(seconds + 1e-6) + 1.0)
 
 
-class LearnedBudget:
+class LearnedBudget(msgspec.Struct):
     """Without rate-limit headers: how many requests a window lets through, as 429s showed it.
 
     A count is only a floor unless the window it came from was ours from its start (others may have
@@ -69,11 +70,10 @@ class LearnedBudget:
     :data:`GROW_EVERY` windows used whole, and a 429 after such a step doubles the wait for the next.
     """
 
-    def __init__(self) -> None:
-        self.count: int | None = None
-        self.exact = False
-        self._grown_at = -math.inf
-        self._grow_every = GROW_EVERY
+    count: int | None = None
+    exact: bool = False
+    _grown_at: float = -math.inf
+    _grow_every: int = GROW_EVERY
 
     def learn(self, passed: int, *, exact: bool, now: float) -> None:
         """A 429 ended a window in which ``passed`` of ours passed (``exact``: all of that window)."""

@@ -12,7 +12,8 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 
-from kanbert_async._core.ratelimit import RateLimiter
+from kanbert_async._core.ratelimit import Limiter, RateLimiter
+from kanbert_async._core.ratelimit.shared_gate import SharedRateLimiter
 from kanbert_async.sandbox.ratelimit import (
     Algorithm,
     HeaderStyle,
@@ -23,6 +24,7 @@ from kanbert_async.sandbox.ratelimit import (
     make_throttle,
 )
 
+from .memory_store import MemoryBackend
 from .virtual_time import run_virtual
 
 
@@ -68,7 +70,7 @@ class Wire:
         self.throttle: Throttle = make_throttle(server.limit, server.algorithm, burst=server.burst)
         self.run = Run()
 
-    async def send(self, limiter: RateLimiter, *, max_retries: int = 20) -> None:
+    async def send(self, limiter: Limiter, *, max_retries: int = 20) -> None:
         """One call through ``limiter``, retried on 429 like the transport does."""
         half = self.server.latency / 2
         for _ in range(max_retries + 1):
@@ -131,7 +133,24 @@ async def export_uninterrupted(wire: Wire, calls: int = 200, concurrency: int = 
     await _spread(wire, RateLimiter(), calls, concurrency)
 
 
-async def _spread(wire: Wire, limiter: RateLimiter, calls: int, concurrency: int) -> None:
+async def processes(
+    wire: Wire, calls: int = 200, processes: int = 4, concurrency: int = 4, *, shared: bool = True
+) -> None:
+    """``processes`` clients of one token (each ``concurrency`` chains of calls), sharing their
+    budget through a store (``shared``) or each with a budget of its own."""
+    backend = MemoryBackend()
+    limiters: list[Limiter] = [
+        SharedRateLimiter(backend, "budget") if shared else RateLimiter() for _ in range(processes)
+    ]
+    share = [calls // processes + (i < calls % processes) for i in range(processes)]
+    await asyncio.gather(
+        *(_spread(wire, lim, n, concurrency) for lim, n in zip(limiters, share, strict=True))
+    )
+    for limiter in limiters:
+        await limiter.aclose()
+
+
+async def _spread(wire: Wire, limiter: Limiter, calls: int, concurrency: int) -> None:
     queue = list(range(calls))
 
     async def worker() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from email.utils import formatdate
 
 import pytest
 
@@ -14,7 +13,6 @@ from kanbert_async._core.ratelimit import (
     RateLimitInfo,
     RateLimitState,
     Ticket,
-    parse_rate,
 )
 from kanbert_async._core.ratelimit.state import BLIND_BACKOFF, RESET_MARGIN, SLOW_START_LIMIT
 from kanbert_async._core.ratelimit.window import GROW_EVERY, WindowEstimate
@@ -40,54 +38,6 @@ def answer(
 ) -> None:
     for ticket in tickets:
         state.on_answer(ticket, 200, seen, now)
-
-
-# -- headers -------------------------------------------------------------------------------------
-
-
-def test_laravel_headers_give_limit_and_remaining() -> None:
-    seen = Observation.from_headers({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"}, UNIX)
-    assert (seen.limit, seen.remaining, seen.reset, seen.retry_after) == (60, 59, None, None)
-
-
-def test_a_laravel_429_gives_retry_after_and_a_unix_reset() -> None:
-    headers = {"X-RateLimit-Remaining": "0", "Retry-After": "3", "X-RateLimit-Reset": str(int(UNIX) + 2)}
-    seen = Observation.from_headers(headers, UNIX)
-    assert (seen.retry_after, seen.reset, seen.wait, seen.coarse) == (3.0, 2.0, 2.0, True)
-
-
-@pytest.mark.parametrize(
-    ("policy", "quota", "window"),
-    [("15;w=1", 15, 1.0), ('"default";q=600;w=60', 600, 60.0), ("100;w=10, 1000;w=3600", 100, 10.0)],
-)
-def test_ietf_headers_give_the_policy_window(policy: str, quota: int, window: float) -> None:
-    headers = {"RateLimit-Remaining": "4", "RateLimit-Reset": "1", "RateLimit-Policy": policy}
-    seen = Observation.from_headers(headers, UNIX)
-    assert (seen.limit, seen.remaining, seen.reset, seen.window) == (quota, 4, 1.0, window)
-
-
-def test_retry_after_as_an_http_date_or_in_milliseconds() -> None:
-    dated = Observation.from_headers({"Retry-After": formatdate(UNIX + 4, usegmt=True)}, UNIX)
-    assert dated.retry_after == pytest.approx(4.0) and dated.coarse
-    precise = Observation.from_headers({"retry-after-ms": "250"}, UNIX)
-    assert precise.retry_after == pytest.approx(0.25) and not precise.coarse
-
-
-def test_an_answer_without_rate_limit_headers_says_nothing() -> None:
-    assert Observation.from_headers({"Content-Type": "application/json"}, UNIX) == Observation()
-
-
-@pytest.mark.parametrize(
-    ("text", "per_second"), [("600/min", 10.0), ("50/s", 50.0), ("5000/hours", 5000 / 3600)]
-)
-def test_parse_rate_reads_human_rates(text: str, per_second: float) -> None:
-    assert parse_rate(text) == pytest.approx(per_second)
-
-
-@pytest.mark.parametrize("text", ["fast", "0/s", "10/fortnight", ""])
-def test_parse_rate_rejects_anything_else(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_rate(text)
 
 
 # -- nothing known yet ---------------------------------------------------------------------------
@@ -151,6 +101,23 @@ def test_more_left_for_a_request_sent_after_the_lowest_count_means_the_server_ga
     [probe] = admit_all(state, 0.05)  # spent, nothing known: one probe
     state.on_answer(probe, 200, laravel(9), 1.2)
     assert len(admit_all(state, 1.2)) == 9
+
+
+def test_the_same_count_for_a_request_sent_later_is_the_newer_word_and_what_came_back_is_spent() -> None:
+    state = RateLimitState()
+    state.window.state(1.0)
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    burst = admit_all(state, 0.05)
+    answer(state, burst, 0.1, laravel(0))
+    [slow] = admit_all(state, 1.01)  # the first request's unit is back; its answer takes 70 ms
+    [test] = admit_all(state, 1.07)  # the burst's nine are back: one tests them
+    state.on_answer(slow, 200, laravel(0), 1.08)
+    state.on_answer(test, 200, laravel(8), 1.1)  # sent after `slow`: the newer word
+    again = admit_all(state, 1.1)
+    assert len(again) == 8
+    answer(state, again, 1.15, laravel(0))  # "0 left" after the eight, too
+    assert admit_all(state, 1.2) == [], "the units back at 1.06 were spent at 1.07: not credited twice"
 
 
 def test_a_spent_budget_with_nothing_said_sends_one_probe_and_its_429_says_when() -> None:
