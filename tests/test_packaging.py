@@ -28,7 +28,7 @@ def test_the_license_file_is_the_license_the_metadata_names() -> None:
 
 
 def test_extras_are_only_what_users_install_and_tools_are_dependency_groups() -> None:
-    assert set(PROJECT["optional-dependencies"]) == {"parquet"}
+    assert set(PROJECT["optional-dependencies"]) == {"parquet", "redis"}
     groups = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["dependency-groups"]
     assert {"test", "dev", "bench"} <= set(groups)
     assert {"include-group": "test"} in groups["dev"]

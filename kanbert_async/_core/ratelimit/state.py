@@ -106,9 +106,11 @@ class RateLimitState(msgspec.Struct):
     _blind_backoff: float = BLIND_BACKOFF
     # A 429 that said nothing, in the opener's window: the first to pass after it bounds the window.
     _blind: tuple[Ticket, Ticket] | None = None
-    # A cooldown moved earlier to when the window's first request comes back: True until its
-    # first request is let go, then that ticket; a 429 to it proves the move wrong for this server.
-    _sharpened: Ticket | bool = False
+    # A cooldown moved earlier to when the window's first request comes back: the end the server
+    # stated. The opener let go before it went on our reckoning alone: a 429 to it proves the move
+    # wrong for this server, and the window it opened may have begun before it (a sliding log's).
+    _stated_end: float = -math.inf
+    _opener_early: bool = False
     _sharpen: bool = True
     _cwnd: float = 1.0
     learned: LearnedBudget = msgspec.field(default_factory=LearnedBudget)
@@ -166,8 +168,7 @@ class RateLimitState(msgspec.Struct):
             self._testing = ticket
         if self._opens_window:
             self._opens_window, self._opener, self._opener_answered = False, ticket, -math.inf
-            if self._sharpened is True:
-                self._sharpened = ticket
+            self._opener_early = now < self._stated_end
         return ticket
 
     def _learned_pace(self) -> float | None:
@@ -301,6 +302,7 @@ class RateLimitState(msgspec.Struct):
                 # and had when ``ticket`` did (before its answer came).
                 self.window.bound(last.sent_at - self._proven_opened, now - proven.sent_at)
             self._opener, self._opens_window, self._opener_answered = ticket, False, now
+            self._opener_early = False
             self._proven, self._proven_opened = ticket, self._opened_by(ticket)
             self._last_counted, self._last_remaining = ticket, remaining
         elif last is not None and ticket.sent_at > last.sent_at:
@@ -320,13 +322,17 @@ class RateLimitState(msgspec.Struct):
             self._pace_from_recent(now, in_flight=self.in_flight)
 
     def _on_refused(self, ticket: Ticket, seen: Observation, now: float) -> None:
-        if ticket == self._sharpened:
+        if ticket == self._opener and self._opener_early:
             self._sharpen = False  # let go at a sharpened end, and still too early
         if ticket.number <= self._echoes_until:
             return
+        self._stated_end = -math.inf
+        opener = self._opener
+        not_ours = self._remaining is None and self._opened_in_a_window_not_ours(ticket, opener)
+        if not_ours:
+            self._sharpen = False
         self._echoes_until = self.issued
         self._cwnd = max(1.0, self._cwnd / 2)
-        opener = self._opener
         # A 429 to a request after the window's first (which passed, or it opened nothing), within
         # a window of it: that window is spent, and the 429 measures it.
         in_window = opener is not None and ticket.number > opener.number
@@ -377,7 +383,7 @@ class RateLimitState(msgspec.Struct):
         self._reset_at = until
         self._cooldown_until = max(self._cooldown_until, until)
         if self._remaining is None:
-            self._learn_budget(ticket, opener, now)
+            self._learn_budget(ticket, opener, now, ours=not not_ours)
         else:
             self._remaining, self._low, self._low_at = 0, ticket, now
             self._low_counted = self._counted_at(ticket, now)
@@ -405,22 +411,44 @@ class RateLimitState(msgspec.Struct):
             return False
         return refused.sent_at - window - self._margin >= self._sent[0]
 
-    def _learn_budget(self, refused: Ticket, opener: Ticket | None, now: float) -> None:
+    def _learn_budget(self, refused: Ticket, opener: Ticket | None, now: float, *, ours: bool = True) -> None:
         """Without headers, a 429 tells what a window admits: exactly, when the window began with our
-        first request after a cooldown (all that passed since it); else about what passed in the last
-        window — a floor, as others may have used some, or an overcount across a fixed window's end."""
+        first request after a cooldown (all that passed since it; nothing, when it was ``ours`` only
+        by our reckoning and proved not); else about what passed in the last window — a floor, as
+        others may have used some, or an overcount across a fixed window's end."""
         window = self.window.seconds
         if window is None:
             return  # not known yet: what passed "within" it means nothing
-        after_cooldown = opener is not None and opener.number > 1 and refused.number > opener.number
-        if after_cooldown and opener is not None and refused.sent_at - opener.sent_at < window:
-            since = bisect.bisect_left(self._sent, opener.sent_at)
-            passed = bisect.bisect_right(self._sent, refused.sent_at) - since
+        passed = self._passed_since_opened(refused, opener)
+        if passed is not None and ours:
             self.learned.learn(passed, exact=True, now=now)
-        else:
+        elif passed is None:
             self.learned.learn(self._sent_within_window(refused.sent_at), exact=False, now=now)
         self._learned_at = refused
         self._pace_from_recent(now, in_flight=0)
+
+    def _passed_since_opened(self, refused: Ticket, opener: Ticket | None) -> int | None:
+        """How many passed in the window ``opener`` opened after a cooldown, up to ``refused`` in it
+        (None: ``refused`` is not in such a window)."""
+        window = self.window.seconds
+        if window is None or opener is None or not (1 < opener.number < refused.number):
+            return None
+        if refused.sent_at - opener.sent_at >= window:
+            return None
+        since = bisect.bisect_left(self._sent, opener.sent_at)
+        return bisect.bisect_right(self._sent, refused.sent_at) - since
+
+    def _opened_in_a_window_not_ours(self, refused: Ticket, opener: Ticket | None) -> bool:
+        """Whether the window ``refused`` met a 429 in began before ``opener``: it was let go at a
+        sharpened end, and fewer passed than in the window before (a sliding log gives back one
+        request at a time, not a window at once)."""
+        passed = self._passed_since_opened(refused, opener) if self._opener_early else None
+        before = self._learned_at  # the 429 before: what passed in its window is a fact
+        return (
+            passed is not None
+            and before is not None
+            and passed < self._sent_within_window(before.sent_at) - 1
+        )
 
     def _pace_from_recent(self, now: float, *, in_flight: int) -> None:
         """Start the learned pace as if the last window's requests (and ``in_flight`` more) had been
@@ -440,6 +468,6 @@ class RateLimitState(msgspec.Struct):
             return stated
         back = self._opened_by(opener) + window + self._margin
         if stated - 1.0 < back < stated and back > now:
-            self._sharpened = True
+            self._stated_end = stated
             return back
         return stated

@@ -354,6 +354,28 @@ def test_without_headers_an_exact_budget_tries_one_more_only_after_several_whole
     assert state.learned.count == 10, "and is back at 10"
 
 
+def test_without_headers_a_window_that_let_one_through_after_a_sharpened_end_is_not_the_budget() -> None:
+    # A sliding log gives back one request at a time: a cooldown sharpened to when the window's
+    # first request comes back ends in a window that was not the client's from its start.
+    state = RateLimitState()
+    state.window.state(1.0)
+    for now in (0.0, 0.05, 0.1, 0.15):  # slow start
+        answer(state, admit_all(state, now), now + 0.05, Observation())
+    for refused in admit_all(state, 0.2):
+        state.on_answer(refused, 429, Observation(retry_after=1.0, coarse=True), 0.25)
+    floor = state.learned.count
+    assert floor is not None and floor > 2 and not state.learned.exact
+    assert state.cooldown_until == pytest.approx(1.0 + RESET_MARGIN), "sharpened"
+    opener = state.admit(1.01)
+    assert isinstance(opener, Ticket)
+    state.on_answer(opener, 200, Observation(), 1.06)
+    second = state.admit(state._tat)
+    assert isinstance(second, Ticket)
+    state.on_answer(second, 429, Observation(retry_after=1.0, coarse=True), second.sent_at + 0.05)
+    assert state.learned.count == floor, "one pass is not what a window admits"
+    assert state.cooldown_until == pytest.approx(second.sent_at + 1.05), "the stated wait from now on"
+
+
 # -- requests without an answer ------------------------------------------------------------------
 
 
