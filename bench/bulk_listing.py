@@ -8,25 +8,25 @@ window per token). Contenders, interleaved, each with a fresh out-of-the-box cli
 - the plain loop: ``kb.outgoing_invoices.list(page_size=100, prefetch=0).pages()``;
 - the bound: the listing's pages ÷ the rate.
 
-429s are timed client side (the ``kanbert_async`` logger's retry records, cross-checked with
-``kb.stats.rate_limited``) and counted server side (``/__sandbox__/counters``).
+429s are timed client side by when their request left (the public ``"response"`` hook, cross-checked
+with ``kb.stats.rate_limited``) and counted server side (``/__sandbox__/counters``).
 
-Bars: partitioned within 1.10× of the bound; ≥ 4× faster than the loop; no 429 after the first second.
-The partitioned scan is measured again over a listing of 500+ pages: within 1.05× of its bound, no 429
-after the first second (the loop is left out there: it would take a minute a run and says nothing new).
+Bars: partitioned within 1.10× of the bound; ≥ 4× faster than the loop; no 429 to a request sent after
+the first window (one second). The partitioned scan is measured again over a listing of 500+ pages:
+within 1.05× of its bound, no 429 to a request sent after the first window (the loop is left out
+there: it would take a minute a run and says nothing new).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from kanbert_async import KanbertClient
+from kanbert_async import Attempt, KanbertClient
 
 from .common import Figure, Result, SandboxProcess, listed_count, profile
 
@@ -34,6 +34,8 @@ from .common import Figure, Result, SandboxProcess, listed_count, profile
 BOUND_BAR = 1.10
 LONG_BOUND_BAR = 1.05
 LOOP_BAR = 4.0
+#: The sandbox's window: a 429 to a request sent in it is the start-up's, which the bar allows.
+FIRST_WINDOW = 1.0
 RATE = 50
 LATENCY = 0.1
 PAGE_SIZE = 100
@@ -48,16 +50,16 @@ LOOP = "sequential loop (prefetch=0)"
 BOUND = "rate-limit bound (pages ÷ rate)"
 
 
-class _RateLimitedRecords(logging.Handler):
-    """Times of the client's 429 retries, from its ``kanbert_async`` log records."""
+class _RateLimitedRequests:
+    """When each request that met a 429 left, from the client's public ``"response"`` hook (a 429
+    answered after the first window to a request sent inside it belongs to the first window)."""
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.times: list[float] = []
+        self.sent: list[float] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if "HTTP 429" in record.getMessage():
-            self.times.append(time.perf_counter())
+    def __call__(self, attempt: Attempt) -> None:
+        if attempt.status == 429:
+            self.sent.append(time.perf_counter() - (attempt.elapsed or 0.0))
 
 
 @dataclass
@@ -82,43 +84,36 @@ async def _walk(
     iterate: Callable[[KanbertClient, dict[str, Any]], Coroutine[Any, Any, int]],
     deadline: float,
 ) -> Walk:
-    handler = _RateLimitedRecords()
-    logger = logging.getLogger("kanbert_async")
-    logger.addHandler(handler)
+    refused = _RateLimitedRequests()
     extra: dict[str, Any] = {}
     items = 0
-    try:
-        async with KanbertClient(token, base_url=base_url) as kb:
-            started = time.perf_counter()
-            task = asyncio.ensure_future(iterate(kb, extra))
-            done, _ = await asyncio.wait({task}, timeout=deadline)
-            finished = bool(done)
-            if finished:
-                items = task.result()
-            else:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                items = extra.get("items", 0)
-            elapsed = time.perf_counter() - started
-            state = kb._transport.limiter.state  # diagnostics only: what the client learned
-            walk = Walk(
-                elapsed=elapsed,
-                items=items,
-                requests=kb.stats.requests,
-                finished=finished,
-                rate_limited=kb.stats.rate_limited,
-                late_429s=sum(1 for t in handler.times if t - started > 1.0),
-                pace=state.window.seconds,
-                server_limit=kb.rate_limit.limit,
-                extra=extra,
-            )
-            if len(handler.times) != kb.stats.rate_limited:
-                walk.extra["429 log mismatch"] = (
-                    f"{len(handler.times)} logged vs {kb.stats.rate_limited} counted"
-                )
-            return walk
-    finally:
-        logger.removeHandler(handler)
+    async with KanbertClient(token, base_url=base_url, event_hooks={"response": [refused]}) as kb:
+        started = time.perf_counter()
+        task = asyncio.ensure_future(iterate(kb, extra))
+        done, _ = await asyncio.wait({task}, timeout=deadline)
+        finished = bool(done)
+        if finished:
+            items = task.result()
+        else:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            items = extra.get("items", 0)
+        elapsed = time.perf_counter() - started
+        state = kb._transport.limiter.state  # diagnostics only: what the client learned
+        walk = Walk(
+            elapsed=elapsed,
+            items=items,
+            requests=kb.stats.requests,
+            finished=finished,
+            rate_limited=kb.stats.rate_limited,
+            late_429s=sum(1 for sent in refused.sent if sent - started > FIRST_WINDOW),
+            pace=state.window.seconds,
+            server_limit=kb.rate_limit.limit,
+            extra=extra,
+        )
+        if len(refused.sent) != kb.stats.rate_limited:
+            walk.extra["429 hook mismatch"] = f"{len(refused.sent)} seen vs {kb.stats.rate_limited} counted"
+        return walk
 
 
 async def _partitioned(kb: KanbertClient, extra: dict[str, Any]) -> int:
@@ -230,17 +225,17 @@ def run(quick: bool = False) -> Result:
     ratios: dict[str, float] = {
         "partitioned / bound": vs_bound,
         "loop / partitioned": speedup,
-        "429s after the first second (max of any run)": late,
+        "429s to requests sent after the first window (max of any run)": late,
     }
     bars = {
         "partitioned / bound": f"≤ {BOUND_BAR}×",
         "loop / partitioned": f"≥ {LOOP_BAR}×",
-        "429s after the first second (max of any run)": "= 0",
+        "429s to requests sent after the first window (max of any run)": "= 0",
     }
     met = {
         "partitioned / bound": vs_bound <= BOUND_BAR,
         "loop / partitioned": speedup >= LOOP_BAR,
-        "429s after the first second (max of any run)": late == 0,
+        "429s to requests sent after the first window (max of any run)": late == 0,
     }
     notes = [_describe(name, runs) for name, runs in short.walks.items()]
     setup = {
@@ -256,7 +251,8 @@ def run(quick: bool = False) -> Result:
         figures[BOUND + suffix] = Figure(BOUND + suffix, [long.bound])
         long_vs_bound = long_figures[PARTITIONED].median / long.bound
         long_late = max(w.late_429s for w in long.walks[PARTITIONED])
-        key, late_key = f"partitioned / bound{suffix}", f"429s after the first second{suffix}"
+        key = f"partitioned / bound{suffix}"
+        late_key = f"429s to requests sent after the first window{suffix}"
         ratios.update({key: long_vs_bound, late_key: long_late})
         bars.update({key: f"≤ {LONG_BOUND_BAR}×", late_key: "= 0"})
         met.update({key: long_vs_bound <= LONG_BOUND_BAR, late_key: long_late == 0})
@@ -296,13 +292,13 @@ def _describe(name: str, runs: list[Walk]) -> str:
         text = (
             f"{walk.elapsed:.1f} s{'' if walk.finished else ' (stopped)'}, {walk.items} items, "
             f"{walk.requests} requests, 429s: {walk.rate_limited} client / {walk.server_429s} server "
-            f"({walk.late_429s} after 1 s), server's X-RateLimit-Limit {walk.server_limit}, "
+            f"({walk.late_429s} sent after 1 s), server's X-RateLimit-Limit {walk.server_limit}, "
             "client's measured window " + (f"{walk.pace:g} s" if walk.pace is not None else "unknown")
         )
         if "scan" in walk.extra:
             stats = walk.extra["scan"]
             text += f", {stats.partitions} partitions, {stats.splits} splits"
-        if "429 log mismatch" in walk.extra:
-            text += f", {walk.extra['429 log mismatch']}"
+        if "429 hook mismatch" in walk.extra:
+            text += f", {walk.extra['429 hook mismatch']}"
         parts.append(text)
     return f"{name}: " + "; ".join(parts)

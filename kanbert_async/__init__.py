@@ -11,6 +11,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._client import DEFAULT_BASE_URL, KanbertClient
 from ._core.auth import BearerToken
 from ._core.download import BinaryResponse
@@ -40,7 +42,6 @@ from ._core.operation import RequestOptions
 from ._core.page import Page
 from ._core.pager import AsyncPager
 from ._core.ratelimit import LocalStore, RateLimitInfo, RateLimitStore
-from ._core.ratelimit.redis_store import RedisStore
 from ._core.raw import RawResponse
 from ._core.reporting import ResponseInfo
 from ._core.retry import RetryPolicy
@@ -50,6 +51,19 @@ from ._core.transport import Stats
 from ._logging import setup_logging_from_env
 from ._version import __version__
 from .filters import Computed, F, desc
+
+if TYPE_CHECKING:
+    from ._core.ratelimit.redis_store import RedisStore
+
+
+def __getattr__(name: str) -> object:
+    # RedisStore (and the shared limiter behind it) loads when asked for: most programs never share
+    # a budget, and every program pays for what `import kanbert_async` loads.
+    if name == "RedisStore":
+        from ._core.ratelimit.redis_store import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -181,3 +181,52 @@ def test_the_graph_reader_sees_the_imports_it_must() -> None:
     assert "kanbert_async._core.errors" in GRAPH["kanbert_async._core.transport"]
     assert "kanbert_async._generated.resources" in GRAPH["kanbert_async._client"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+#: What a program that imports the SDK and builds a client must not pay for until it uses it (each
+#: with its submodules); the resource modules are the resources package's submodules.
+_LOADED_WHEN_USED = (
+    "kanbert_async._generated.models",
+    "kanbert_async.models",
+    "kanbert_async._generated.sync",
+    "kanbert_async._sync",
+    "kanbert_async.sync",
+    "kanbert_async.sandbox",
+    "kanbert_async.export",
+    "kanbert_async.cli",
+    "kanbert_async.pytest_plugin",
+    "kanbert_async._core.ratelimit.redis_store",
+    "redis",
+)
+_RESOURCE_MODULES = "kanbert_async._generated.resources."
+
+
+def _loaded_after(code: str) -> set[str]:
+    code += "\nimport sys; print(' '.join(sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(result.stdout.split())
+
+
+def test_importing_the_sdk_and_building_a_client_loads_no_resource_models_sandbox_export_or_cli() -> None:
+    loaded = _loaded_after("import kanbert_async; kanbert_async.KanbertClient('token')")
+    heavy = {m for m in loaded if any(m == name or m.startswith(name + ".") for name in _LOADED_WHEN_USED)}
+    assert heavy | {m for m in loaded if m.startswith(_RESOURCE_MODULES)} == set()
+
+
+def test_what_is_used_is_loaded_then() -> None:
+    loaded = _loaded_after(
+        "import kanbert_async\n"
+        "kb = kanbert_async.KanbertClient('token')\n"
+        "kb.outgoing_invoices\n"
+        "kanbert_async.RedisStore\n"
+        "import kanbert_async.sandbox, kanbert_async.export, kanbert_async.cli"
+    )
+    assert {
+        _RESOURCE_MODULES + "outgoing_invoices",
+        "kanbert_async._core.ratelimit.redis_store",
+        "kanbert_async.sandbox",
+        "kanbert_async.export",
+        "kanbert_async.cli",
+    } <= loaded

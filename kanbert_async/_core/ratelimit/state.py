@@ -25,11 +25,11 @@ Every rule answers a server behaviour:
 
 from __future__ import annotations
 
-import bisect
 import math
 
 import msgspec
 
+from .counted import CountedLog, RoundTrips
 from .observation import Observation
 from .records import RateLimitInfo, Ticket
 from .window import LearnedBudget, WindowEstimate
@@ -45,8 +45,6 @@ _BLIND_BACKOFF_MAX = 60.0
 #: A request comes back at least this much after its window (more once a 429 showed one-way
 #: delays differ by more).
 RESET_MARGIN = 0.01
-#: Round trips remembered to measure how much they vary.
-_ROUND_TRIPS = 32
 #: Send times remembered while the window is still unknown.
 _SENT_MAX = 10_000
 
@@ -74,17 +72,15 @@ class RateLimitState(msgspec.Struct):
     window: WindowEstimate = msgspec.field(default_factory=WindowEstimate)
     # The lowest Remaining stated (None: the server never spoke of a budget), by the answer to
     # _low that arrived at _low_at, counted by the server about _low_counted; and when our
-    # requests that counted were counted (sorted, recent).
+    # requests that counted were counted.
     _remaining: int | None = None
     _low: Ticket | None = None
     _low_at: float = -math.inf
     _low_counted: float = -math.inf
-    _sent: list[float] = []
+    _counted: CountedLog = msgspec.field(default_factory=CountedLog)
     # The request out testing that several requests reckoned back have come back.
     _testing: Ticket | None = None
-    # The last _ROUND_TRIPS round trips, oldest first: a request's way to the server takes no
-    # longer than the quickest.
-    _round_trips: list[float] = []
+    _round_trips: RoundTrips = msgspec.field(default_factory=RoundTrips)
     # How much after its window a request comes back: RESET_MARGIN, more once a 429 showed
     # that too little. (Round trips vary mostly with the server's work, which comes after its
     # throttle counted the request: their spread would overstate how much one-way delays vary.)
@@ -182,17 +178,10 @@ class RateLimitState(msgspec.Struct):
         window = self.window.seconds
         if window is None:
             return left, None
-        start = self._low_counted
-        # Requests that left in (start - window, now - window] came back after the lowest count,
-        # but no more of them than that count said were out: a server may give back earlier.
-        first = bisect.bisect_right(self._sent, start - window)
-        if self._info.limit is not None:
-            out = self._info.limit - self._remaining
-            first = max(first, bisect.bisect_right(self._sent, start) - out)
-        upto = bisect.bisect_right(self._sent, now - window - self._margin + 1e-9)
-        pending = max(first, upto)
-        comes_back = self._sent[pending] + window + self._margin if pending < len(self._sent) else None
-        return left + max(0, upto - first), comes_back
+        limit = self._info.limit
+        out = None if limit is None else limit - self._remaining
+        back, comes_back = self._counted.came_back(self._low_counted, now, window, self._margin, out)
+        return left + back, comes_back
 
     def _probe_at(self, now: float) -> float | None:
         """Spent, and nothing says when it returns: one request finds out (with none in flight) — at
@@ -220,9 +209,7 @@ class RateLimitState(msgspec.Struct):
         """Learn from the answer (any status) to ``ticket``'s request; ``unix_now`` is the wall time
         at ``now`` (omit it when ``now`` is unix time)."""
         self.in_flight = max(0, self.in_flight - 1)
-        round_trips = self._round_trips
-        round_trips.append(now - ticket.sent_at)
-        del round_trips[:-_ROUND_TRIPS]
+        self._round_trips.add(now - ticket.sent_at)
         if ticket == self._testing:
             self._testing = None
         if ticket == self._opener:
@@ -242,24 +229,28 @@ class RateLimitState(msgspec.Struct):
 
     def _count(self, ticket: Ticket, at: float | None = None) -> None:
         """``ticket``'s request counted against the budget: remember when (by default, when it left)."""
-        bisect.insort(self._sent, ticket.sent_at if at is None else at)
+        self._counted.add(ticket.sent_at if at is None else at)
         window = self.window.seconds
         if window is None:
-            del self._sent[:-_SENT_MAX]
+            self._counted.keep_last(_SENT_MAX)
             return
         anchor = ticket.sent_at if self._low is None else min(ticket.sent_at, self._low.sent_at)
-        del self._sent[: bisect.bisect_left(self._sent, anchor - 2 * window - 1.0)]
+        self._counted.forget_before(anchor - 2 * window - 1.0)
 
     def _sent_within_window(self, until: float) -> int:
         """How many of our counted requests left in the window before ``until``."""
         window = self.window.seconds or math.inf
-        return bisect.bisect_right(self._sent, until) - bisect.bisect_right(self._sent, until - window)
+        return self._counted.between(until - window, until)
 
     def _on_passed(self, ticket: Ticket, seen: Observation, now: float) -> None:
         self._blind_backoff = BLIND_BACKOFF
         # A stated budget gives each request back a window after the server counted it; without
         # headers, what passed is counted by when it left, as the 429s that measure it are.
-        counted = self._counted_at(ticket, now) if seen.remaining is not None else ticket.sent_at
+        counted = (
+            self._round_trips.counted_at(ticket.sent_at, now)
+            if seen.remaining is not None
+            else ticket.sent_at
+        )
         self._count(ticket, counted)
         if self._blind is not None and ticket.sent_at > self._blind[1].sent_at:
             self._end_blind_wait(ticket, now)
@@ -343,7 +334,7 @@ class RateLimitState(msgspec.Struct):
             # slower than this one's, or the window is longer than measured.
             # One-way delays vary by no more than the quickest round trip: past that, it is the window.
             window = self.window.seconds or 0.0
-            network = min(self._round_trips, default=RESET_MARGIN)
+            network = self._round_trips.quickest(RESET_MARGIN)
             if self._margin < min(network, window / 4):
                 self._margin = min(network, window / 4, 2 * self._margin)
             else:
@@ -386,7 +377,7 @@ class RateLimitState(msgspec.Struct):
             self._learn_budget(ticket, opener, now, ours=not not_ours)
         else:
             self._remaining, self._low, self._low_at = 0, ticket, now
-            self._low_counted = self._counted_at(ticket, now)
+            self._low_counted = self._round_trips.counted_at(ticket.sent_at, now)
             if self._last_counted is not None and ticket.sent_at > self._last_counted.sent_at:
                 self._last_counted, self._last_remaining = ticket, 0  # it reached the window in time
         self._opens_window = True
@@ -395,21 +386,15 @@ class RateLimitState(msgspec.Struct):
         """When the window ``opener`` opened began: when the server counted it."""
         if opener != self._opener or not math.isfinite(self._opener_answered):
             return opener.sent_at
-        return self._counted_at(opener, self._opener_answered)
-
-    def _counted_at(self, ticket: Ticket, answered: float) -> float:
-        """When the server counted ``ticket``'s request, answered at ``answered``: as long after it
-        left as its round trip took longer than the quickest — it waited behind others' work, and
-        may have waited before being counted."""
-        slower = answered - ticket.sent_at - min(self._round_trips, default=0.0)
-        return ticket.sent_at + (slower if slower > 1e-6 else 0.0)
+        return self._round_trips.counted_at(opener.sent_at, self._opener_answered)
 
     def _came_back_too_early(self, refused: Ticket) -> bool:
         """Whether ``refused`` went because a request of a window before was taken as back."""
         window = self.window.seconds
-        if window is None or self.window.stated or not self._sent:
+        oldest = self._counted.oldest
+        if window is None or self.window.stated or oldest is None:
             return False
-        return refused.sent_at - window - self._margin >= self._sent[0]
+        return refused.sent_at - window - self._margin >= oldest
 
     def _learn_budget(self, refused: Ticket, opener: Ticket | None, now: float, *, ours: bool = True) -> None:
         """Without headers, a 429 tells what a window admits: exactly, when the window began with our
@@ -435,8 +420,7 @@ class RateLimitState(msgspec.Struct):
             return None
         if refused.sent_at - opener.sent_at >= window:
             return None
-        since = bisect.bisect_left(self._sent, opener.sent_at)
-        return bisect.bisect_right(self._sent, refused.sent_at) - since
+        return self._counted.since(opener.sent_at, refused.sent_at)
 
     def _opened_in_a_window_not_ours(self, refused: Ticket, opener: Ticket | None) -> bool:
         """Whether the window ``refused`` met a 429 in began before ``opener``: it was let go at a
@@ -456,9 +440,9 @@ class RateLimitState(msgspec.Struct):
         pace, window = self._learned_pace(), self.window.seconds
         if pace is None or window is None:
             return
-        recent = bisect.bisect_right(self._sent, now - window)
-        first = self._sent[recent] if recent < len(self._sent) else now
-        self._tat = max(self._tat, first + (len(self._sent) - recent + in_flight) / pace)
+        first = self._counted.first_after(now - window)
+        recent = len(self._counted.times) - self._counted.upto(now - window)
+        self._tat = max(self._tat, (now if first is None else first) + (recent + in_flight) / pace)
 
     def _sharpened_until(self, stated: float, coarse: bool, now: float) -> float:
         """A wait stated in whole seconds is rounded up: when the window's first request comes back
