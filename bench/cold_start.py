@@ -1,4 +1,5 @@
-"""Benchmark 5: importing the SDK and building a client vs ``import aiohttp``. Bar: ≤ 1.5×.
+"""Benchmark 5: importing the SDK and building a client vs ``import aiohttp``. Bars (issue 18): ≤ 1.2×
+with our description, ≤ 1.3× with the whole API.
 
 Measured with both descriptions: ours (``openapi/``, the package as it is) and the whole-API
 bundle of the corpus (``tests/corpus/kanbert_whole_api.json``: 43 operations, 17 resources),
@@ -18,7 +19,9 @@ from pathlib import Path
 
 from .common import ROOT, Result, ensure_cache_dir, interleave
 
-BAR = 1.5
+#: Issue 18's bars per description: import cost must not grow with the number of resources.
+BAR = 1.2
+WHOLE_API_BAR = 1.3
 WHOLE_API = ROOT / "tests" / "corpus" / "kanbert_whole_api.json"
 #: What a program does to start using the SDK.
 STARTUP = "import kanbert_async; kanbert_async.KanbertClient('token')"
@@ -103,12 +106,13 @@ def run(quick: bool = False) -> Result:
         "whole-API bundle / aiohttp": figures["import kanbert_async + client (whole-API bundle)"].median
         / aiohttp,
     }
+    bars = {"openapi/ / aiohttp": BAR, "whole-API bundle / aiohttp": WHOLE_API_BAR}
     result = Result(
         title="5. Cold start",
         figures=list(figures.values()),
         ratios=ratios,
-        bars={name: f"≤ {BAR}×" for name in ratios},
-        met={name: ratio <= BAR for name, ratio in ratios.items()},
+        bars={name: f"≤ {bar}×" for name, bar in bars.items()},
+        met={name: ratios[name] <= bar for name, bar in bars.items()},
         setup={
             "samples": f'{rounds} rounds after 2 warm-up rounds; wall time of `python -c "{STARTUP}"` '
             "in a fresh interpreter each",

@@ -65,6 +65,7 @@ def __getattr__(name: str) -> object:
         return RedisStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "APIConnectionError",
