@@ -6,27 +6,27 @@ import os
 import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import aiohttp
 
-from ._core.adhoc import adhoc_operation, page_of
 from ._core.auth import Auth, BearerToken
 from ._core.errors import InvalidRequestError
-from ._core.fanout import FanOut
-from ._core.list_args import ListArgs
 from ._core.observe import EventHooks, Observer
-from ._core.operation import RequestOptions
-from ._core.pager import AsyncPager
 from ._core.pool import ConnectionPool
 from ._core.ratelimit import Limiter, RateLimiter, RateLimitInfo, RateLimitStore, parse_rate
-from ._core.reporting import ResponseInfo
 from ._core.retry import RetryPolicy
 from ._core.runner import Runner
 from ._core.settings import Timeout, check_base_url
 from ._core.transport import Stats, Transport
 from ._generated.resources import ResourcesMixin
 from ._version import __version__
+
+if TYPE_CHECKING:  # what only a call uses loads with the call: every program pays for the import
+    from ._core.fanout import FanOut
+    from ._core.operation import RequestOptions
+    from ._core.pager import AsyncPager
+    from ._core.reporting import ResponseInfo
 
 __all__ = ["DEFAULT_BASE_URL", "KanbertClient"]
 
@@ -294,6 +294,8 @@ class KanbertClient(ResourcesMixin):
         JSON. ``cast_to`` is any type msgspec decodes (a Struct, ``list[X]``, ``X | None``); a 204
         returns None. POST and PATCH are retried only when they provably never arrived.
         """
+        from ._core.adhoc import adhoc_operation
+
         operation = adhoc_operation(method, path_template, response=cast_to, body=body is not None)
         return await self._ops.call(operation, path=path, query=query, body=body, options=options)
 
@@ -321,6 +323,9 @@ class KanbertClient(ResourcesMixin):
         Pages are Kanbert's (``{data: [...], meta: {next_cursor}}``), fetched ahead like a generated
         listing's; ``query`` goes with every page (``sort``, ``filter`` as the API writes them).
         """
+        from ._core.adhoc import adhoc_operation, page_of
+        from ._core.list_args import ListArgs
+
         operation = adhoc_operation(method, path_template, response=page_of(item), body=False)
         return self._ops.paginate(
             operation,
@@ -353,6 +358,8 @@ class KanbertClient(ResourcesMixin):
         Every call goes through this client's rate limiter and retry policy, so more workers never
         means more 429s. Errors are collected per item unless ``stop_on_error`` is set.
         """
+        from ._core.fanout import FanOut
+
         return FanOut(fn, items, concurrency=concurrency, stop_on_error=stop_on_error)
 
 

@@ -8,13 +8,15 @@ does not match names the operation and the JSON path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 import msgspec
 
 from .errors import ResponseDecodeError
-from .operation import Operation
 from .page import Page
+
+if TYPE_CHECKING:
+    from .operation import Operation
 
 __all__ = ["decode_error", "decode_page", "decode_response", "decoder", "raw_page_type"]
 

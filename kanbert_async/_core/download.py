@@ -12,14 +12,16 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from .errors import APIConnectionError
 from .multipart import remove_file
-from .operation import Operation, RequestOptions
-from .transport import Transport
+
+if TYPE_CHECKING:
+    from .operation import Operation, RequestOptions
+    from .transport import Transport
 
 __all__ = ["BinaryResponse"]
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .encoding import flatten_query, is_unset
 from .errors import APIConnectionError, APIStatusError, KanbertError, NotFoundError
-from .exchange import Response
-from .operation import Operation
-from .transport import Transport
+
+if TYPE_CHECKING:
+    from .exchange import Response
+    from .operation import Operation
+    from .transport import Transport
 
 __all__ = ["duplicate_check_for", "find_existing"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
@@ -18,10 +18,12 @@ from yarl import URL
 
 from .encoding import query_string
 from .errors import APIConnectionError, APITimeoutError, InvalidRequestError, KanbertError, status_error
-from .multipart import Spooled
-from .operation import Operation
 from .reporting import ResponseInfo
 from .retry import IDEMPOTENT_METHODS, Failure, RetryPolicy
+
+if TYPE_CHECKING:
+    from .multipart import Spooled
+    from .operation import Operation
 
 __all__ = [
     "BodyReader",

@@ -14,14 +14,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType
 
-from .capabilities import Capabilities
 from .encoding import flatten_query
 from .errors import InvalidRequestError
 from .filters.computed import Computed, check_alias, computed_fields_params
 from .filters.encode import and_, encode_filter
-from .filters.tree import Filter
+
+if TYPE_CHECKING:
+    from .capabilities import Capabilities
+    from .filters.tree import Filter
 
 __all__ = ["ListArgs", "SortKey", "asc", "desc", "prepare_list_params"]
 

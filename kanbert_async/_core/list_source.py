@@ -10,15 +10,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .capabilities import Capabilities
 from .decode import decode_page
 from .encoding import query_string
-from .list_args import ListArgs
-from .operation import Operation, RequestOptions
-from .page import Page
-from .transport import Transport
+
+if TYPE_CHECKING:
+    from .list_args import ListArgs
+    from .operation import Operation, RequestOptions
+    from .page import Page
+    from .transport import Transport
 
 __all__ = ["ListSource"]
 

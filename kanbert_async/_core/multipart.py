@@ -14,13 +14,15 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from .encoding import encode_form_fields, is_unset
 from .errors import InvalidRequestError
-from .operation import Operation
+
+if TYPE_CHECKING:
+    from .operation import Operation
 
 __all__ = ["Spooled", "form_data", "remove_file", "spool_files"]
 

@@ -22,13 +22,15 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 from .errors import InvalidRequestError
-from .exchange import Outcome, Request
 from .redact import redact_headers, redact_pairs, redact_url_query
 from .retry import get_header
+
+if TYPE_CHECKING:
+    from .exchange import Outcome, Request
 
 __all__ = ["Attempt", "EventHooks", "Hook", "HookEvent", "Observer", "logger"]
 

@@ -11,9 +11,10 @@ import dataclasses
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from .capabilities import Capabilities
+if TYPE_CHECKING:
+    from .capabilities import Capabilities
 
 __all__ = ["DuplicateCheck", "FileInput", "Operation", "Paging", "RequestOptions", "with_extras"]
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .errors import PaginationError
-from .list_args import ListArgs
-from .reporting import ResponseInfo
+
+if TYPE_CHECKING:
+    from .list_args import ListArgs
+    from .reporting import ResponseInfo
 
 __all__ = ["CursorGuard", "FetchPage", "Items", "Page", "PageIterator", "PageSource", "item_key"]
 

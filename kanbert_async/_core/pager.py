@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Collection, Generator, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .capabilities import Capabilities
 from .errors import InvalidRequestError
-from .list_args import ListArgs
 from .page import CursorGuard, Items, Page, PageSource
 from .scan import PartitionedScan, PartitionRange
+
+if TYPE_CHECKING:
+    from .capabilities import Capabilities
+    from .list_args import ListArgs
 
 __all__ = ["AsyncPager"]
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import msgspec
 
 from .adapt import Adapted, View
-from .download import BinaryResponse
-from .page import Page
-from .pager import AsyncPager
 from .reporting import Capture, ResponseInfo, capturing
+
+if TYPE_CHECKING:
+    from .download import BinaryResponse
+    from .page import Page
+    from .pager import AsyncPager
 
 __all__ = ["RawResponse", "RawView", "raw", "raw_download", "raw_pager"]
 

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .download import BinaryResponse
-from .list_args import ListArgs
-from .operation import Operation, RequestOptions
-from .pager import AsyncPager
+if TYPE_CHECKING:
+    from .download import BinaryResponse
+    from .list_args import ListArgs
+    from .operation import Operation, RequestOptions
+    from .pager import AsyncPager
 
 __all__ = ["OperationRunner", "Resource"]
 

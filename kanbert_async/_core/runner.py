@@ -9,18 +9,18 @@ and pagers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .capabilities import Capabilities
 from .decode import decode_response
-from .download import BinaryResponse
 from .duplicates import duplicate_check_for
 from .encoding import flatten_query
-from .list_args import ListArgs
-from .list_source import ListSource
-from .operation import Operation, RequestOptions
-from .pager import AsyncPager
-from .transport import Transport
+
+if TYPE_CHECKING:  # listings and downloads load what they need when first used
+    from .download import BinaryResponse
+    from .list_args import ListArgs
+    from .operation import Operation, RequestOptions
+    from .pager import AsyncPager
+    from .transport import Transport
 
 __all__ = ["Runner"]
 
@@ -44,6 +44,8 @@ class Runner:
     ) -> str:
         if args is None:
             return self._transport.url_for(operation, path, flatten_query(query or {}))
+        from .capabilities import Capabilities
+
         caps = operation.capabilities or Capabilities.undocumented(operation.id)
         return self._transport.url_for(operation, path, args.encode(caps, operation.page_size_param))
 
@@ -88,6 +90,10 @@ class Runner:
         options: RequestOptions | None = None,
     ) -> AsyncPager[T]:
         """A pager over a list operation; ``args`` are checked now."""
+        from .list_args import ListArgs
+        from .list_source import ListSource
+        from .pager import AsyncPager
+
         return AsyncPager(
             ListSource(self._transport, operation, path, options),
             args or ListArgs(),
@@ -109,4 +115,6 @@ class Runner:
         options: RequestOptions | None = None,
     ) -> BinaryResponse:
         """A binary response to read, stream or save."""
+        from .download import BinaryResponse
+
         return BinaryResponse(self._transport, operation, self._url(operation, path, query, args), options)
