@@ -107,9 +107,10 @@ async def test_access_tokens_expire(session: aiohttp.ClientSession) -> None:
 
 @pytest.mark.parametrize("proactive", [True, False])
 async def test_the_sdk_refreshes_once_for_many_concurrent_requests(proactive: bool) -> None:
-    async with Sandbox(invoices=20, seed=1, access_token_ttl=0.3, latency=0.02) as sb:
+    # The refreshed token lives as long: long enough for ten calls on a loaded machine.
+    async with Sandbox(invoices=20, seed=1, access_token_ttl=1.0, latency=0.02) as sb:
         pair = sb.issue_oauth_tokens()
-        await asyncio.sleep(0.35)  # the access token is now expired on the server
+        await asyncio.sleep(1.05)  # the access token is now expired on the server
         auth = OAuth2(
             client_id="sandbox-client",
             access_token=pair.access_token,
