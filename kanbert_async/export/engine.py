@@ -210,8 +210,14 @@ class _Export:
         pdf = self.entity.pdf
 
         async def save(item: Any) -> int:
-            async with self.pdf_slots:
-                size = await pdf(self.kb, item.id).save(self.output.downloaded_pdf(item.id))
+            target = self.output.downloaded_pdf(item.id)
+            if self.config.resume and target.is_file():
+                # Saved whole by the run this one resumes (a save is an atomic rename), though its
+                # page was not committed yet: not fetched again.
+                size = target.stat().st_size
+            else:
+                async with self.pdf_slots:
+                    size = await pdf(self.kb, item.id).save(target)
             self.counters["pdfs"] += 1
             return size
 

@@ -135,3 +135,27 @@ def test_sigterm_mid_export_says_how_to_resume(slow_sandbox: Sandbox, tmp_path: 
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()
     assert b"--resume" in err and b"Traceback" not in err
+
+
+def test_a_resumed_export_does_not_download_again_the_pdfs_the_killed_run_saved(
+    slow_sandbox: Sandbox, reference: tuple[dict[str, bytes], float], tmp_path: Path
+) -> None:
+    expected, _ = reference
+    staged = tmp_path / ".kanbert-export" / "pdfs"
+    pdfs = slow_sandbox.counters.requests
+    before = pdfs["outgoingInvoices.pdf"]
+    proc = _export(slow_sandbox, tmp_path)
+    while proc.poll() is None and len(list(staged.glob("*.pdf"))) < 40:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    saved = len(list(staged.glob("*.pdf")))  # whole files only: partial ones are dot-named .part
+    assert saved >= 40, "the kill landed after the run had saved 40 PDFs"
+    killed_run = pdfs["outgoingInvoices.pdf"] - before
+    resumed = _export(slow_sandbox, tmp_path, "--resume")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err.decode()
+    fetched_again = pdfs["outgoingInvoices.pdf"] - before - killed_run
+    every = sum(1 for name in expected if name.startswith("pdfs/"))
+    assert fetched_again <= every - saved + 5, "only the PDFs not saved yet (and a few retried faults)"
+    assert _files(tmp_path) == expected
