@@ -7,8 +7,9 @@ Reported per mode: total time against the bound (requests ÷ allowed rate) and 4
 Then the cost the store adds to one request: ``acquire`` + ``observe`` in one process, in-process
 gate vs the Redis gate (µs per request, loopback Redis).
 
-Bars (the issue's): shared — time ≤ bound ÷ 0.9 (throughput ≥ 0.9× the allowed rate) and ≤ 3 × 429
-where the server sends rate-limit headers.
+Bars (the issue's): shared — time ≤ bound ÷ 0.9 (throughput ≥ 0.9× the allowed rate), ≤ 3 × 429
+where the server sends rate-limit headers, and no call giving up on 429s (with a budget each, four
+processes overrun the server and some calls do: reported, not a failure of the run).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ MODES = [
 ]
 
 
-async def _run_mode(throttle: str, headers: str, calls: int, redis_url: str | None) -> tuple[float, int]:
+async def _run_mode(throttle: str, headers: str, calls: int, redis_url: str | None) -> tuple[float, int, int]:
+    """Time against the bound, the server's 429s, and the calls that failed (each failure must be
+    the SDK giving up on a 429, not work lost: every other id was fetched exactly once)."""
     from kanbert_async.sandbox import Sandbox
 
     async with Sandbox(
@@ -63,10 +66,13 @@ async def _run_mode(throttle: str, headers: str, calls: int, redis_url: str | No
         ]
         results, _ = await run_workers(configs)
         cells: list[dict[str, Any]] = [c for r in results for c in r["cells"]]
-        if any(c["errors"] for c in cells) or sum(len(c["done"]) for c in cells) != len(ids):
-            raise RuntimeError(f"{throttle}/{headers}: work lost or failed: {[c['errors'] for c in cells]}")
+        errors = [e for c in cells for e in c["errors"]]
+        if sum(len(c["done"]) for c in cells) + len(errors) != len(ids) or any(
+            "RateLimitError" not in e for e in errors
+        ):
+            raise RuntimeError(f"{throttle}/{headers}: work lost or failed otherwise: {errors[:3]}")
         elapsed = max(c["finished"] for c in cells) - min(c["started"] for c in cells)
-        return elapsed / (len(ids) / PER_SECOND), sb.counters.rate_limited
+        return elapsed / (len(ids) / PER_SECOND), sb.counters.rate_limited, len(errors)
 
 
 async def _per_request(redis_url: str, requests: int) -> tuple[float, float]:
@@ -105,10 +111,16 @@ def run(quick: bool = False) -> Result:
             for throttle, headers in modes:
                 mode = f"{throttle}/{headers}"
                 for contender, url in (("shared through Redis", redis.url), ("a budget each", None)):
-                    ratio, refused = asyncio.run(_run_mode(throttle, headers, calls, url))
+                    ratio, refused, failed = asyncio.run(_run_mode(throttle, headers, calls, url))
                     figures.append(Figure(f"{mode}, {contender}: time / bound", [ratio], unit="×"))
                     figures.append(Figure(f"{mode}, {contender}: 429s", [float(refused)], unit="429s"))
+                    figures.append(
+                        Figure(f"{mode}, {contender}: calls that gave up", [float(failed)], unit="calls")
+                    )
                     if url is not None:
+                        ratios[f"{mode} shared: calls that gave up"] = failed
+                        bars[f"{mode} shared: calls that gave up"] = "= 0"
+                        met[f"{mode} shared: calls that gave up"] = failed == 0
                         ratios[f"{mode} shared: time / bound"] = ratio
                         bars[f"{mode} shared: time / bound"] = f"≤ {1 / THROUGHPUT_BAR:.2f}×"
                         met[f"{mode} shared: time / bound"] = ratio <= 1 / THROUGHPUT_BAR
