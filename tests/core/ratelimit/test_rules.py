@@ -40,6 +40,14 @@ def answer(
         state.on_answer(ticket, 200, seen, now)
 
 
+def spend_the_first_window(state: RateLimitState) -> None:
+    """A cold client 0.1 s in: its first request left at 0 and heard "9 left" at 0.05, and a burst
+    of nine sent then heard "0 left" at 0.1."""
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(9), 0.05)
+    answer(state, admit_all(state, 0.05), 0.1, laravel(0))
+
+
 # -- nothing known yet ---------------------------------------------------------------------------
 
 
@@ -106,10 +114,7 @@ def test_more_left_for_a_request_sent_after_the_lowest_count_means_the_server_ga
 def test_the_same_count_for_a_request_sent_later_is_the_newer_word_and_what_came_back_is_spent() -> None:
     state = RateLimitState()
     state.window.state(1.0)
-    [first] = admit_all(state, 0.0)
-    state.on_answer(first, 200, laravel(9), 0.05)
-    burst = admit_all(state, 0.05)
-    answer(state, burst, 0.1, laravel(0))
+    spend_the_first_window(state)
     [slow] = admit_all(state, 1.01)  # the first request's unit is back; its answer takes 70 ms
     [test] = admit_all(state, 1.07)  # the burst's nine are back: one tests them
     state.on_answer(slow, 200, laravel(0), 1.08)
@@ -122,10 +127,7 @@ def test_the_same_count_for_a_request_sent_later_is_the_newer_word_and_what_came
 
 def test_a_spent_budget_with_nothing_said_sends_one_probe_and_its_429_says_when() -> None:
     state = RateLimitState()
-    [first] = admit_all(state, 0.0)
-    state.on_answer(first, 200, laravel(9), 0.05)
-    burst = admit_all(state, 0.05)
-    answer(state, burst, 0.1, laravel(0))
+    spend_the_first_window(state)
     [probe] = admit_all(state, 0.1)
     assert state.admit(0.1) is None, "one probe at a time"
     state.on_answer(probe, 429, Observation(limit=10, remaining=0, retry_after=1.0), 0.15)
@@ -138,10 +140,7 @@ def test_a_spent_budget_with_nothing_said_sends_one_probe_and_its_429_says_when(
 def test_each_request_comes_back_one_window_after_it_left() -> None:
     state = RateLimitState()
     state.window.state(1.0)
-    [first] = admit_all(state, 0.0)
-    state.on_answer(first, 200, laravel(9), 0.05)
-    burst = admit_all(state, 0.05)
-    answer(state, burst, 0.1, laravel(0))
+    spend_the_first_window(state)
     assert state.admit(0.5) == pytest.approx(1.0 + RESET_MARGIN), "the first request's unit comes back first"
     assert len(admit_all(state, 1.0 + RESET_MARGIN)) == 1
     assert len(admit_all(state, 1.05 + RESET_MARGIN)) == 1, "the burst is back: one tests it (below)"
@@ -152,9 +151,7 @@ def test_a_burst_of_ours_reckoned_back_at_once_is_tested_by_one_request_before_t
     # back together, if we reckoned right — the server has not said so.
     state = RateLimitState()
     state.window.state(1.0)
-    [first] = admit_all(state, 0.0)
-    state.on_answer(first, 200, laravel(9), 0.05)
-    answer(state, admit_all(state, 0.05), 0.1, laravel(0))
+    spend_the_first_window(state)
     [test] = admit_all(state, 1.1)
     assert state.admit(1.1) is None, "the rest wait for the test's answer"
     state.on_answer(test, 200, laravel(8), 1.15)
@@ -164,9 +161,7 @@ def test_a_burst_of_ours_reckoned_back_at_once_is_tested_by_one_request_before_t
 def test_a_burst_reckoned_back_too_early_meets_one_429_not_a_burst_of_them() -> None:
     state = RateLimitState()
     state.window.state(1.0)
-    [first] = admit_all(state, 0.0)
-    state.on_answer(first, 200, laravel(9), 0.05)
-    answer(state, admit_all(state, 0.05), 0.1, laravel(0))
+    spend_the_first_window(state)
     [test] = admit_all(state, 1.07)
     state.on_answer(test, 429, Observation(limit=10, remaining=0, retry_after=1.0), 1.12)
     assert state.admit(1.12) == state.cooldown_until > 1.12
@@ -175,10 +170,7 @@ def test_a_burst_reckoned_back_too_early_meets_one_429_not_a_burst_of_them() -> 
 def test_a_fixed_window_that_gave_everything_back_at_its_end_is_not_credited_twice() -> None:
     state = RateLimitState()
     state.window.state(1.0)
-    [first] = admit_all(state, 0.0)
-    state.on_answer(first, 200, laravel(9), 0.05)
-    burst = admit_all(state, 0.05)
-    answer(state, burst, 0.1, laravel(0))
+    spend_the_first_window(state)
     [opener] = admit_all(state, 1.01)
     # The whole window came back at once: 9 left after it, not 9 plus the 9 due back at 1.06.
     state.on_answer(opener, 200, laravel(9), 1.06)
@@ -221,9 +213,7 @@ def test_a_whole_second_retry_after_is_sharpened_to_when_the_windows_first_reque
 
 def test_a_429_to_the_request_sent_at_a_sharpened_end_stops_sharpening() -> None:
     state = RateLimitState()
-    [first] = admit_all(state, 0.0)
-    state.on_answer(first, 200, laravel(9), 0.05)
-    answer(state, admit_all(state, 0.05), 0.1, laravel(0))
+    spend_the_first_window(state)
     [probe] = admit_all(state, 0.1)
     state.on_answer(probe, 429, Observation(limit=10, remaining=0, retry_after=1.0), 0.15)
     assert state.cooldown_until == pytest.approx(1.0 + RESET_MARGIN), (
