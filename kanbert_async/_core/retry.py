@@ -27,6 +27,8 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import TypedDict, Unpack
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 __all__ = [
     "IDEMPOTENT_METHODS",
     "Failure",
@@ -141,11 +143,14 @@ class RetryDecision:
     server_wait: float | None = None
 
 
+_CASE_INSENSITIVE = (CIMultiDict, CIMultiDictProxy)
+
+
 def get_header(headers: Mapping[str, str], name: str) -> str | None:
     """Look a header up case-insensitively in a plain dict or a (CI)MultiDict."""
     value = headers.get(name)
-    if value is not None:
-        return value
+    if value is not None or isinstance(headers, _CASE_INSENSITIVE):
+        return value  # aiohttp's answers: absent is absent (no scan, on every answer's path)
     lowered = name.lower()
     value = headers.get(lowered)
     if value is not None:

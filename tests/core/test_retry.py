@@ -9,7 +9,7 @@ from email.utils import formatdate
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from multidict import CIMultiDict
+from multidict import CIMultiDict, MultiDict
 
 from kanbert_async._core.retry import (
     Failure,
@@ -172,6 +172,11 @@ def test_header_lookup_works_on_a_multidict() -> None:
     headers = CIMultiDict([("X-RateLimit-Reset", "5"), ("retry-after", "6")])
     assert parse_retry_after(headers, NOW) == 6.0
     assert get_header(headers, "RETRY-AFTER") == "6"
+    assert get_header(headers, "RateLimit-Remaining") is None
+
+
+def test_header_lookup_ignores_case_in_a_case_sensitive_multidict() -> None:
+    assert get_header(MultiDict([("Retry-After", "4")]), "retry-after") == "4"
 
 
 def test_negative_waits_become_zero() -> None:
