@@ -44,9 +44,11 @@ class Runner:
     ) -> str:
         if args is None:
             return self._transport.url_for(operation, path, flatten_query(query or {}))
-        from .capabilities import Capabilities
+        caps = operation.capabilities
+        if caps is None:
+            from .capabilities import Capabilities  # only for an operation without a filter table
 
-        caps = operation.capabilities or Capabilities.undocumented(operation.id)
+            caps = Capabilities.undocumented(operation.id)
         return self._transport.url_for(operation, path, args.encode(caps, operation.page_size_param))
 
     async def call(

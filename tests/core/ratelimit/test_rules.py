@@ -33,9 +33,8 @@ def admit_all(state: RateLimitState, now: float) -> list[Ticket]:
     return tickets
 
 
-def answer(
-    state: RateLimitState, tickets: list[Ticket], now: float, seen: Observation, status: int = 200
-) -> None:
+def answer(state: RateLimitState, tickets: list[Ticket], now: float, seen: Observation) -> None:
+    """Every one of ``tickets`` passed at ``now``, the server saying ``seen``."""
     for ticket in tickets:
         state.on_answer(ticket, 200, seen, now)
 
