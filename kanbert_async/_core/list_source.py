@@ -13,10 +13,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .capabilities import Capabilities
+from .cursor_hint import next_cursor_hint
 from .decode import decode_page
 from .encoding import query_string
 
 if TYPE_CHECKING:
+    from .exchange import Response
     from .list_args import ListArgs
     from .operation import Operation, RequestOptions
     from .page import Page
@@ -56,14 +58,25 @@ class ListSource(Generic[T]):
         pairs = args.encode(caps, operation.page_size_param)
         return self._url + "?" + query_string(pairs) if pairs else self._url
 
-    async def fetch(self, prepared: str, cursor: str | None, *, raw: bool = False) -> Page[T]:
-        """The page at ``cursor`` of the listing ``prepared`` names (None: the first page)."""
+    async def request(self, prepared: str, cursor: str | None) -> Response:
+        """The response for the page at ``cursor`` of the listing ``prepared`` names, not yet decoded."""
         url = prepared
         if cursor is not None:
             pair = query_string(((self._operation.cursor_param, cursor),))
             url = f"{prepared}&{pair}" if "?" in prepared else f"{prepared}?{pair}"
-        response = await self._transport.send(self._operation, url, options=self._options)
+        return await self._transport.send(self._operation, url, options=self._options)
+
+    def next_cursor_hint(self, response: Response) -> str | None:
+        """The next page's cursor as the undecoded body seems to name it (see :mod:`.cursor_hint`)."""
+        return next_cursor_hint(self._operation, response.body)
+
+    def page(self, prepared: str, cursor: str | None, response: Response, *, raw: bool = False) -> Page[T]:
+        """The page a :meth:`request` answered, decoded."""
         page = decode_page(self._operation, response.body, cursor, raw=raw)
         self._last_body = response.body
         # The page knows its response, and how to fetch the next one (page.next_page()).
         return replace(page, response=response.info, fetch=functools.partial(self.fetch, prepared, raw=raw))
+
+    async def fetch(self, prepared: str, cursor: str | None, *, raw: bool = False) -> Page[T]:
+        """The page at ``cursor`` of the listing ``prepared`` names (None: the first page)."""
+        return self.page(prepared, cursor, await self.request(prepared, cursor), raw=raw)

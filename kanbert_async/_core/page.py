@@ -92,6 +92,19 @@ class PageSource(Protocol[T]):
         """The page at ``cursor`` (None: the first) of a prepared listing; ``raw`` keeps each item's JSON."""
         ...
 
+    # A cursor chain's two halves, so the next request can leave before this page is decoded.
+    async def request(self, prepared: Any, cursor: str | None) -> Any:
+        """The response for the page at ``cursor``, not yet decoded."""
+        ...
+
+    def next_cursor_hint(self, response: Any) -> str | None:
+        """A guess at the next page's cursor from the undecoded response (None: no guess)."""
+        ...
+
+    def page(self, prepared: Any, cursor: str | None, response: Any, *, raw: bool = False) -> Page[T]:
+        """The page a :meth:`request` answered, decoded."""
+        ...
+
 
 class PageIterator(Protocol[T]):
     """Pages one after another, stoppable early (the pager's and the scan's page iterators)."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-from collections.abc import Awaitable, Callable, Collection, Generator, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Generator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import InvalidRequestError
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncPager"]
 
 T = TypeVar("T")
-
-#: One page of a prepared listing: cursor → page.
-_Fetch = Callable[[str | None], Awaitable[Page[Any]]]
 
 
 class AsyncPager(Generic[T]):
@@ -114,8 +111,8 @@ class AsyncPager(Generic[T]):
                 f"{self._operation}: a pager can be iterated once; call the list method again"
             )
         self._started = True
-        fetch = functools.partial(self._source.fetch, self._prepared, raw=self._raw)
-        stream = _PageStream(fetch, self._start_cursor, self._prefetch, self._operation)
+        chain = _Chain(self._source, self._prepared, self._raw)
+        stream = _PageStream(chain, self._start_cursor, self._prefetch, self._operation)
         return _PagerPages(self, stream)
 
     def __aiter__(self) -> Items[T]:
@@ -196,27 +193,81 @@ class AsyncPager(Generic[T]):
 
 
 async def _produce(
-    fetch: _Fetch,
+    chain: _Chain,
     cursor: str | None,
     guard: CursorGuard,
     queue: asyncio.Queue[Page[Any] | BaseException | None],
     permits: asyncio.Semaphore,
 ) -> None:
-    """Fetch pages ahead into ``queue``; a permit per page fetched but not yet taken bounds memory."""
+    """Fetch pages ahead into ``queue``; a permit per request bounds how far ahead (see _PageStream).
+
+    When a permit is free as a response arrives, the next request leaves on the cursor the body
+    seems to name, before this page is decoded: the server works while we decode. A hint the
+    decoded page does not confirm is discarded and the right request sent.
+    """
+    ahead: asyncio.Task[Any] | None = None
     try:
+        await permits.acquire()
+        response = await chain.request(cursor)
         while True:
-            await permits.acquire()
-            page = await fetch(cursor)
+            hint = chain.hint(response)
+            if hint is not None and hint != cursor and not permits.locked():
+                await permits.acquire()  # free: returns at once
+                ahead = asyncio.get_running_loop().create_task(chain.request(hint))
+                await asyncio.sleep(0)  # the request goes on the wire now, not after the decode
+            page = chain.page(cursor, response)
             guard.check(page)
             queue.put_nowait(page)
             cursor = page.next_cursor
+            if ahead is not None and hint != cursor:
+                await _discard(ahead)
+                ahead = None
+                permits.release()
             if cursor is None:
                 queue.put_nowait(None)
                 return
+            if ahead is None:
+                await permits.acquire()
+                response = await chain.request(cursor)
+            else:
+                response, ahead = await ahead, None
     except asyncio.CancelledError:
         raise
     except BaseException as exc:  # handed to the consumer, which raises it in its own task
         queue.put_nowait(exc)
+    finally:
+        if ahead is not None:
+            await _discard(ahead)
+
+
+async def _discard(task: asyncio.Task[Any]) -> None:
+    """Cancel a request no page needs and wait until it is gone (its connection released)."""
+    if not task.done():
+        task.cancel()
+        await asyncio.wait((task,))
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as lost
+
+
+@dataclass(frozen=True, slots=True)
+class _Chain:
+    """One listing's cursor chain on its source: request a page, guess its successor, decode it."""
+
+    source: PageSource[Any]
+    prepared: Any
+    raw: bool
+
+    def request(self, cursor: str | None) -> Coroutine[Any, Any, Any]:
+        return self.source.request(self.prepared, cursor)
+
+    def hint(self, response: Any) -> str | None:
+        return self.source.next_cursor_hint(response)
+
+    def page(self, cursor: str | None, response: Any) -> Page[Any]:
+        return self.source.page(self.prepared, cursor, response, raw=self.raw)
+
+    async def fetch(self, cursor: str | None) -> Page[Any]:
+        return await self.source.fetch(self.prepared, cursor, raw=self.raw)
 
 
 class _PagerPages(Generic[T]):
@@ -253,16 +304,15 @@ class _PagerPages(Generic[T]):
 
 
 class _PageStream:
-    """Pages of one cursor chain, with up to ``depth`` pages fetched ahead by a background task."""
+    """Pages of one cursor chain, fetched ahead by a background task.
 
-    def __init__(
-        self,
-        fetch: _Fetch,
-        cursor: str | None,
-        depth: int,
-        operation: str,
-    ) -> None:
-        self._fetch = fetch
+    The task may have sent up to ``depth`` requests beyond the pages the caller asked for: with
+    ``depth`` 1, the page after the one in the caller's hands is fetched while it works on it
+    (and, while the caller waits, the request after the one it waits for may leave early).
+    """
+
+    def __init__(self, chain: _Chain, cursor: str | None, depth: int, operation: str) -> None:
+        self._chain = chain
         self._cursor = cursor
         self._depth = depth
         self._guard = CursorGuard(operation)
@@ -285,12 +335,11 @@ class _PageStream:
             # The task gets the pieces it needs, not `self`: a task referring back to this stream
             # would keep it alive, and __del__ could never cancel the task on `break`.
             self._task = asyncio.get_running_loop().create_task(
-                _produce(self._fetch, self._cursor, self._guard, self._queue, self._permits)
+                _produce(self._chain, self._cursor, self._guard, self._queue, self._permits)
             )
         assert self._queue is not None and self._permits is not None
+        self._permits.release()  # one more page asked for: one more request may leave
         result = await self._queue.get()
-        if isinstance(result, Page):
-            self._permits.release()
         if result is None:
             self._done = True
             raise StopAsyncIteration
@@ -300,7 +349,7 @@ class _PageStream:
         return result
 
     async def _next_inline(self) -> Page[Any]:
-        page = await self._fetch(self._cursor)
+        page = await self._chain.fetch(self._cursor)
         self._guard.check(page)
         self._cursor = page.next_cursor
         if page.next_cursor is None:

@@ -17,9 +17,12 @@ Fetch = Callable[[ListArgs, str | None], Awaitable[Page[T]]]
 class FakeSource(Generic[T]):
     """A :class:`~kanbert_async._core.page.PageSource` whose prepared listing is its arguments as given."""
 
-    def __init__(self, fetch: Fetch[T]) -> None:
+    def __init__(self, fetch: Fetch[T], hint: Callable[[Page[T]], str | None] | None = None) -> None:
         self._fetch = fetch
+        self._hint = hint
         self.prepared: list[ListArgs] = []
+        #: ("request" | "decode", cursor) in the order they happened.
+        self.events: list[tuple[str, str | None]] = []
 
     def prepare(self, args: ListArgs) -> ListArgs:
         self.prepared.append(args)
@@ -27,3 +30,15 @@ class FakeSource(Generic[T]):
 
     async def fetch(self, prepared: Any, cursor: str | None, *, raw: bool = False) -> Page[T]:
         return await self._fetch(prepared, cursor)
+
+    # The chain's two halves: the "response" is the page itself; its hint is right unless `hint` says.
+    async def request(self, prepared: Any, cursor: str | None) -> Page[T]:
+        self.events.append(("request", cursor))
+        return await self._fetch(prepared, cursor)
+
+    def next_cursor_hint(self, response: Page[T]) -> str | None:
+        return response.next_cursor if self._hint is None else self._hint(response)
+
+    def page(self, prepared: Any, cursor: str | None, response: Page[T], *, raw: bool = False) -> Page[T]:
+        self.events.append(("decode", cursor))
+        return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +42,11 @@ class Chain:
         self.finished.append((asyncio.get_running_loop().time(), cursor))
         return Page(self.items[start:end], cursor, str(end) if end < len(self.items) else None)
 
-    def pager(self, **kw: Any) -> AsyncPager[Item]:
-        return AsyncPager(FakeSource(self.fetch), ListArgs(), operation="things.index", **kw)
+    def source(self, hint: Callable[[Page[Item]], str | None] | None = None) -> FakeSource[Item]:
+        return FakeSource(self.fetch, hint)
+
+    def pager(self, source: FakeSource[Item] | None = None, **kw: Any) -> AsyncPager[Item]:
+        return AsyncPager(source or self.source(), ListArgs(), operation="things.index", **kw)
 
 
 async def test_iterating_yields_every_item_once_in_order() -> None:
@@ -113,8 +117,44 @@ async def test_prefetch_depth_bounds_the_pages_held() -> None:
         break
 
 
+async def test_while_the_caller_waits_the_next_request_leaves_before_the_page_is_decoded() -> None:
+    chain = Chain(total=30, size=10, delay=0.01)
+    source = chain.source()
+    assert len(await chain.pager(source).to_list()) == 30
+    assert source.events.index(("request", "10")) < source.events.index(("decode", None))
+    assert source.events.index(("request", "20")) < source.events.index(("decode", "10"))
+
+
+async def test_a_wrong_cursor_hint_costs_a_discarded_request_never_a_wrong_or_repeated_page() -> None:
+    chain = Chain(total=50, size=10, delay=0.01)
+    source = chain.source(hint=lambda page: "bogus")  # int("bogus") fails: that request errs
+    assert [i.id for i in await chain.pager(source).to_list()] == [i.id for i in chain.items]
+    assert [c for c in source.events if c[0] == "decode"] == [
+        ("decode", c) for c in (None, "10", "20", "30", "40")
+    ]
+    assert ("request", "bogus") in source.events
+    await _let_cancellations_unwind()
+    assert _other_tasks() == set()
+
+
+async def test_a_hint_is_only_taken_while_a_permit_is_free_so_a_slow_caller_bounds_the_requests() -> None:
+    chain = Chain(total=200, size=10)
+    source = chain.source()
+    async for _ in chain.pager(source, prefetch=1).pages():
+        await asyncio.sleep(0.05)
+        # the page in hand and the one fetched ahead; no request beyond on a hint
+        assert [c for kind, c in source.events if kind == "request"] == [None, "10"]
+        break
+
+
 def _other_tasks() -> set[asyncio.Task[Any]]:
     return {t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()}
+
+
+async def _let_cancellations_unwind() -> None:
+    # The prefetch task and the request it sent ahead each finish on a loop iteration of their own.
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 async def test_breaking_out_cancels_the_fetch_in_flight_and_leaves_no_task() -> None:
@@ -123,7 +163,7 @@ async def test_breaking_out_cancels_the_fetch_in_flight_and_leaves_no_task() -> 
     async for _ in chain.pager(prefetch=1):
         await asyncio.sleep(0.01)
         break
-    await asyncio.sleep(0)
+    await _let_cancellations_unwind()
     assert _other_tasks() == set()
 
 
@@ -140,7 +180,7 @@ async def test_cancelling_the_caller_cancels_the_prefetch_too() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0)
+    await _let_cancellations_unwind()
     assert _other_tasks() == set()
 
 
