@@ -54,10 +54,15 @@ class CountedLog(msgspec.Struct):
     ) -> tuple[int, float | None]:
         """How many of what counted came back (one ``window`` and ``margin`` after it counted) since
         the lowest count was made at ``low_count`` (no more than the ``out`` it said were out: a
-        server may give back earlier), and when the next one comes back."""
+        server may give back earlier), and when the next one comes back.
+
+        The ``out`` are the last to count up to the lowest count, give or take ``margin``: when a
+        request counted is reckoned from its round trip, and two counted a moment apart may change
+        places. Which one stays out does not matter; one from a window before must not be taken back.
+        """
         first = self.upto(low_count - window)
         if out is not None:
-            first = max(first, self.upto(low_count) - out)
+            first = max(first, self.upto(low_count + margin) - out)
         upto = self.upto(now - window - margin + 1e-9)
         pending = max(first, upto)
         next_back = self.times[pending] + window + margin if pending < len(self.times) else None

@@ -60,6 +60,9 @@ POLL = 0.01
 RETRY = 1.0
 #: A store round trip that takes longer than this (seconds) counts as a failure.
 STORE_TIMEOUT = 0.5
+#: How much slower (seconds per second of age) the round trip the clock offset came from is
+#: taken to be as it ages: a sample 5 s old counts as 5 ms slower than it was.
+_OFFSET_AGEING = 0.001
 
 
 class Snapshot(NamedTuple):
@@ -136,6 +139,7 @@ class SharedRateLimiter:
         self._wall = wall_clock or time.time
         # Store time ≈ our clock + offset; until the store says, our own wall clock is the guess.
         self._offset = self._wall() - self._clock()
+        self._offset_rtt, self._offset_taken = math.inf, -math.inf
         self._holder = _holder()
         self._snapshot: Snapshot | None = None
         self._view = SharedBudget(rules=RateLimitState(rate))
@@ -285,7 +289,13 @@ class SharedRateLimiter:
                 result, store_now = await call
         except TimeoutError:
             raise StoreUnavailable(f"no answer within {STORE_TIMEOUT:g}s") from None
-        self._offset = store_now - (sent + self._clock()) / 2
+        answered = self._clock()
+        # The offset from the quickest recent round trip: a slow one (our loop was busy when the
+        # answer came) has a late midpoint, and would make every instant we report early by half
+        # the delay. A sample ages (the clocks drift apart), so a recent one replaces it in time.
+        if answered - sent <= self._offset_rtt + (answered - self._offset_taken) * _OFFSET_AGEING:
+            self._offset = store_now - (sent + answered) / 2
+            self._offset_rtt, self._offset_taken = answered - sent, answered
         return result
 
     async def _transact(self) -> float | None:

@@ -3,6 +3,7 @@
 It behaves as Redis does for :class:`~kanbert_async._core.ratelimit.shared_gate.SharedRateLimiter`
 (compare-and-swap of a versioned value, the store's time with every answer), with a round trip of
 ``latency`` seconds, and it can be taken ``down`` (every call fails) and brought back, empty or not.
+``slow_answers`` seconds more pass between the store's answer and its reading (a busy client loop).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class MemoryBackend:
         self.latency = latency
         self.skew = skew
         self.down = False
+        self.slow_answers = 0.0
         self.reads = 0
         self.writes = 0
 
@@ -34,19 +36,27 @@ class MemoryBackend:
         if self.down:
             raise StoreUnavailable("ConnectionError: connection refused")
 
+    async def _read_late(self) -> None:
+        if self.slow_answers > 0:  # (no sleep(0) either: one loop step more changes every run)
+            await asyncio.sleep(self.slow_answers)
+
     async def read(self, key: str) -> tuple[Snapshot, float]:
         await self._trip()
         self.reads += 1
-        return self.values.get(key, NOTHING), time.time() + self.skew
+        now = time.time() + self.skew
+        await self._read_late()
+        return self.values.get(key, NOTHING), now
 
     async def swap(self, key: str, expected: str, version: str, data: bytes) -> tuple[Snapshot | None, float]:
         await self._trip()
-        current = self.values.get(key, NOTHING)
-        if current.version != expected:
-            return current, time.time() + self.skew
-        self.writes += 1
-        self.values[key] = Snapshot(version, data)
-        return None, time.time() + self.skew
+        now = time.time() + self.skew
+        current: Snapshot | None = self.values.get(key, NOTHING)
+        if current is not None and current.version == expected:
+            self.writes += 1
+            self.values[key] = Snapshot(version, data)
+            current = None
+        await self._read_late()
+        return current, now
 
     async def aclose(self) -> None:
         pass

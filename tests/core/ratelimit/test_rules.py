@@ -14,6 +14,7 @@ from kanbert_async._core.ratelimit import (
     RateLimitState,
     Ticket,
 )
+from kanbert_async._core.ratelimit.counted import CountedLog
 from kanbert_async._core.ratelimit.state import BLIND_BACKOFF, RESET_MARGIN, SLOW_START_LIMIT
 from kanbert_async._core.ratelimit.window import GROW_EVERY, WindowEstimate
 from kanbert_async.sandbox.ratelimit import RateLimit, Throttle, make_throttle
@@ -174,6 +175,16 @@ def test_a_fixed_window_that_gave_everything_back_at_its_end_is_not_credited_twi
     # The whole window came back at once: 9 left after it, not 9 plus the 9 due back at 1.06.
     state.on_answer(opener, 200, laravel(9), 1.06)
     assert len(admit_all(state, 1.2)) == 9
+
+
+def test_a_count_heard_a_moment_out_of_order_gives_nothing_of_the_window_before_back_twice() -> None:
+    # When each request counted is reckoned from its round trip, two the server counted a moment
+    # apart can change places: here the lowest count ("3 out") came from the one reckoned at 1.004,
+    # and the one reckoned at 1.006 counted before it. The three out are this window's; the window
+    # before (0.10-0.12) gave everything back at its end, and none of it comes back again at 1.12.
+    log = CountedLog([0.10, 0.11, 0.12, 1.000, 1.004, 1.006])
+    back, _ = log.came_back(1.004, now=1.15, window=1.0, margin=RESET_MARGIN, out=3)
+    assert back == 0
 
 
 def test_ietf_reset_on_every_answer_is_waited_for_when_the_window_is_unknown() -> None:

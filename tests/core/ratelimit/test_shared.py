@@ -131,6 +131,25 @@ def test_one_processs_429_pauses_every_process_for_exactly_the_wait_once() -> No
     assert left == 0.0
 
 
+def test_answers_read_late_by_a_busy_loop_do_not_set_the_gates_clock_early() -> None:
+    # The store's time comes with each answer; read late, the round trip's midpoint is late and
+    # the store's time estimated from it early. The quickest recent round trip is the one to trust.
+    async def main() -> float:
+        store = MemoryBackend(skew=3600.0)
+        gate = SharedRateLimiter(store, "b")
+        ticket = await gate.acquire()
+        gate.observe(ticket, 200, {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99"})
+        store.slow_answers = 0.04
+        for _ in range(5):
+            ticket = await gate.acquire()
+            gate.observe(ticket, 200, {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "98"})
+        error = gate._now() - (time.time() + store.skew)
+        await gate.aclose()
+        return error
+
+    assert abs(run_virtual(main)) < 0.002, "not 20 ms early (half the delay)"
+
+
 WITH_HEADERS = [
     Server(rate=rate, algorithm=algorithm, headers=headers)
     for rate in ("10/s", "20/s")
