@@ -66,18 +66,28 @@ class LearnedBudget(msgspec.Struct):
     """Without rate-limit headers: how many requests a window lets through, as 429s showed it.
 
     A count is only a floor unless the window it came from was ours from its start (others may have
-    used some); a floor doubles each window it is used whole, an exact count grows by one after
-    :data:`GROW_EVERY` windows used whole, and a 429 after such a step doubles the wait for the next.
+    used some); a floor doubles each window it is used whole (until a window refuses the step), an
+    exact count grows by one after :data:`GROW_EVERY` windows used whole, and a 429 after such a step
+    doubles the wait for the next.
     """
 
     count: int | None = None
     exact: bool = False
     _grown_at: float = -math.inf
     _grow_every: int = GROW_EVERY
+    _doubled_from: int | None = None  # the floor the count last doubled from
+    _doubles: bool = True  # a floor doubles until a window refuses the step
 
     def learn(self, passed: int, *, exact: bool, now: float) -> None:
         """A 429 ended a window in which ``passed`` of ours passed (``exact``: all of that window)."""
         passed = max(1, passed)
+        floor = self._doubled_from
+        if floor is not None and self.count is not None and not self.exact and floor <= passed < self.count:
+            # A floor doubled, and a window refused the step: the budget lies below it, and the
+            # floor it doubled from passed whole (what passed "within a window" now may straddle a
+            # fixed window's end). Doubling again would meet the same 429s every other window: it
+            # grows as an exact count does from now on.
+            passed, self._doubles = floor, False
         if self.count is not None and self.exact:
             if exact and passed < self.count - 1:
                 self._grow_every *= 2  # the last step up was one too many
@@ -85,6 +95,7 @@ class LearnedBudget(msgspec.Struct):
         self.count = passed
         self.exact = self.exact or exact
         self._grown_at = now
+        self._doubled_from = None
 
     def passed_late(self, passed: int) -> None:
         """More of the window a count came from passed than was known at its 429."""
@@ -95,8 +106,10 @@ class LearnedBudget(msgspec.Struct):
         """``in_window`` requests of ours passed within the last window: try more if that was all."""
         if self.count is None or in_window < self.count - 1:
             return
-        if now - self._grown_at >= window * (self._grow_every if self.exact else 1):
-            self.count += 1 if self.exact else self.count
+        doubles = self._doubles and not self.exact
+        if now - self._grown_at >= window * (1 if doubles else self._grow_every):
+            self._doubled_from = self.count if doubles else None
+            self.count += self.count if doubles else 1
             self._grown_at = now
 
     def pace(self, window: float, margin: float) -> float | None:

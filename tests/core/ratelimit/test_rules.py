@@ -16,7 +16,7 @@ from kanbert_async._core.ratelimit import (
 )
 from kanbert_async._core.ratelimit.counted import CountedLog
 from kanbert_async._core.ratelimit.state import BLIND_BACKOFF, RESET_MARGIN, SLOW_START_LIMIT
-from kanbert_async._core.ratelimit.window import GROW_EVERY, WindowEstimate
+from kanbert_async._core.ratelimit.window import GROW_EVERY, LearnedBudget, WindowEstimate
 from kanbert_async.sandbox.ratelimit import RateLimit, Throttle, make_throttle
 
 UNIX = 1_780_000_000.0
@@ -377,6 +377,22 @@ def test_without_headers_a_window_that_let_one_through_after_a_sharpened_end_is_
 
 
 # -- requests without an answer ------------------------------------------------------------------
+
+
+def test_without_headers_a_floor_whose_doubling_a_window_refused_keeps_what_passed_whole() -> None:
+    # A fixed window of 20, first seen in someone else's window: a floor of 20, doubled a window
+    # later. A window refuses 40 after 29 passed "within a window" (straddling the fixed window's
+    # end): the budget lies below 40, and 20 passed whole. Back to 20, and no doubling again.
+    budget = LearnedBudget()
+    budget.learn(20, exact=False, now=0.5)
+    budget.used(20, 1.0, now=1.6)
+    assert budget.count == 40
+    budget.learn(29, exact=False, now=2.6)
+    assert budget.count == 20
+    budget.used(20, 1.0, now=3.7)
+    assert budget.count == 20, "not doubled again a window later"
+    budget.used(20, 1.0, now=2.6 + GROW_EVERY + 0.1)
+    assert budget.count == 21, "one more after several whole windows, as an exact count grows"
 
 
 def test_a_request_that_got_no_answer_is_held_against_the_budget_for_a_window() -> None:
