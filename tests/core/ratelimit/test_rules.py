@@ -14,9 +14,8 @@ from kanbert_async._core.ratelimit import (
     RateLimitState,
     Ticket,
 )
-from kanbert_async._core.ratelimit.counted import CountedLog
 from kanbert_async._core.ratelimit.state import BLIND_BACKOFF, RESET_MARGIN, SLOW_START_LIMIT
-from kanbert_async._core.ratelimit.window import GROW_EVERY, LearnedBudget, WindowEstimate
+from kanbert_async._core.ratelimit.window import GROW_EVERY, WindowEstimate
 from kanbert_async.sandbox.ratelimit import RateLimit, Throttle, make_throttle
 
 UNIX = 1_780_000_000.0
@@ -175,16 +174,6 @@ def test_a_fixed_window_that_gave_everything_back_at_its_end_is_not_credited_twi
     # The whole window came back at once: 9 left after it, not 9 plus the 9 due back at 1.06.
     state.on_answer(opener, 200, laravel(9), 1.06)
     assert len(admit_all(state, 1.2)) == 9
-
-
-def test_a_count_heard_a_moment_out_of_order_gives_nothing_of_the_window_before_back_twice() -> None:
-    # When each request counted is reckoned from its round trip, two the server counted a moment
-    # apart can change places: here the lowest count ("3 out") came from the one reckoned at 1.004,
-    # and the one reckoned at 1.006 counted before it. The three out are this window's; the window
-    # before (0.10-0.12) gave everything back at its end, and none of it comes back again at 1.12.
-    log = CountedLog([0.10, 0.11, 0.12, 1.000, 1.004, 1.006])
-    back, _ = log.came_back(1.004, now=1.15, window=1.0, margin=RESET_MARGIN, out=3)
-    assert back == 0
 
 
 def test_ietf_reset_on_every_answer_is_waited_for_when_the_window_is_unknown() -> None:
@@ -377,22 +366,6 @@ def test_without_headers_a_window_that_let_one_through_after_a_sharpened_end_is_
 
 
 # -- requests without an answer ------------------------------------------------------------------
-
-
-def test_without_headers_a_floor_whose_doubling_a_window_refused_keeps_what_passed_whole() -> None:
-    # A fixed window of 20, first seen in someone else's window: a floor of 20, doubled a window
-    # later. A window refuses 40 after 29 passed "within a window" (straddling the fixed window's
-    # end): the budget lies below 40, and 20 passed whole. Back to 20, and no doubling again.
-    budget = LearnedBudget()
-    budget.learn(20, exact=False, now=0.5)
-    budget.used(20, 1.0, now=1.6)
-    assert budget.count == 40
-    budget.learn(29, exact=False, now=2.6)
-    assert budget.count == 20
-    budget.used(20, 1.0, now=3.7)
-    assert budget.count == 20, "not doubled again a window later"
-    budget.used(20, 1.0, now=2.6 + GROW_EVERY + 0.1)
-    assert budget.count == 21, "one more after several whole windows, as an exact count grows"
 
 
 def test_a_request_that_got_no_answer_is_held_against_the_budget_for_a_window() -> None:

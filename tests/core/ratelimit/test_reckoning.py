@@ -1,0 +1,34 @@
+"""What the limiter reckons from its own records, one server behaviour each: what a count says is
+out and comes back (``CountedLog``), and what a window admits without headers (``LearnedBudget``)."""
+
+from __future__ import annotations
+
+from kanbert_async._core.ratelimit.counted import CountedLog
+from kanbert_async._core.ratelimit.state import RESET_MARGIN
+from kanbert_async._core.ratelimit.window import GROW_EVERY, LearnedBudget
+
+
+def test_a_count_heard_a_moment_out_of_order_gives_nothing_of_the_window_before_back_twice() -> None:
+    # When each request counted is reckoned from its round trip, two the server counted a moment
+    # apart can change places: here the lowest count ("3 out") came from the one reckoned at 1.004,
+    # and the one reckoned at 1.006 counted before it. The three out are this window's; the window
+    # before (0.10-0.12) gave everything back at its end, and none of it comes back again at 1.12.
+    log = CountedLog([0.10, 0.11, 0.12, 1.000, 1.004, 1.006])
+    back, _ = log.came_back(1.004, now=1.15, window=1.0, margin=RESET_MARGIN, out=3)
+    assert back == 0
+
+
+def test_without_headers_a_floor_whose_doubling_a_window_refused_keeps_what_passed_whole() -> None:
+    # A fixed window of 20, first seen in someone else's window: a floor of 20, doubled a window
+    # later. A window refuses 40 after 29 passed "within a window" (straddling the fixed window's
+    # end): the budget lies below 40, and 20 passed whole. Back to 20, and no doubling again.
+    budget = LearnedBudget()
+    budget.learn(20, exact=False, now=0.5)
+    budget.used(20, 1.0, now=1.6)
+    assert budget.count == 40
+    budget.learn(29, exact=False, now=2.6)
+    assert budget.count == 20
+    budget.used(20, 1.0, now=3.7)
+    assert budget.count == 20, "not doubled again a window later"
+    budget.used(20, 1.0, now=2.6 + GROW_EVERY + 0.1)
+    assert budget.count == 21, "one more after several whole windows, as an exact count grows"
