@@ -55,26 +55,19 @@ class Renamed(msgspec.Struct, rename="camel"):
     next_cursor: str | None = None
 
 
-def test_a_bare_paginator_under_a_renamed_key_is_read_under_that_key() -> None:
-    operation: Operation[Any] = Operation(
-        id="things.index",
-        method="GET",
-        path="/things",
-        response=Renamed,
-        paging=Paging(next=("next_cursor",)),
+def things_index(response: Any, paging: Paging | None = None) -> Operation[Any]:
+    return Operation(
+        id="things.index", method="GET", path="/things", response=response, paging=paging or Paging()
     )
+
+
+def test_a_bare_paginator_under_a_renamed_key_is_read_under_that_key() -> None:
+    operation = things_index(Renamed, Paging(next=("next_cursor",)))
     assert next_cursor_hint(operation, b'{"data":[1],"nextCursor":"abc","next_cursor":"not this"}') == "abc"
 
 
 def test_page_numbers_and_bodies_that_are_no_struct_get_no_hint() -> None:
-    numbered: Operation[Any] = Operation(
-        id="things.index",
-        method="GET",
-        path="/things",
-        response=Renamed,
-        paging=Paging(current=("current_page",)),
-    )
-    untyped: Operation[Any] = Operation(id="things.index", method="GET", path="/things", response=list[int])
+    numbered, untyped = things_index(Renamed, Paging(current=("current_page",))), things_index(list[int])
     assert next_cursor_hint(numbered, b'{"nextCursor":"abc"}') is None
     assert next_cursor_hint(untyped, b'{"meta":{"next_cursor":"abc"}}') is None
     assert next_cursor_hint(OUTGOING_INVOICES_INDEX, b'{"meta":{"next_cursor":42}}') is None
