@@ -9,7 +9,6 @@ listing into a concurrent scan (:mod:`.scan`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Collection, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -210,8 +209,9 @@ async def _produce(
         await permits.acquire()
         response = await chain.request(cursor)
         while True:
-            hint = chain.hint(response)
-            if hint is not None and hint != cursor and not permits.locked():
+            # No free permit (the caller is still on an earlier page): no request ahead, so no hint.
+            hint = None if permits.locked() else chain.hint(response)
+            if hint is not None and hint != cursor:
                 await permits.acquire()  # free: returns at once
                 ahead = asyncio.get_running_loop().create_task(chain.request(hint))
                 await asyncio.sleep(0)  # the request goes on the wire now, not after the decode
@@ -241,12 +241,13 @@ async def _produce(
 
 
 async def _discard(task: asyncio.Task[Any]) -> None:
-    """Cancel a request no page needs and wait until it is gone (its connection released)."""
+    """Cancel a task no page needs (a request ahead, the prefetch) and wait until it is gone, its
+    connection released; an error it ended with is taken, not logged as lost."""
     if not task.done():
         task.cancel()
         await asyncio.wait((task,))
     if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it as lost
+        task.exception()
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,10 +361,8 @@ class _PageStream:
         """Cancel the prefetch in flight and wait for it, so no task or connection is left behind."""
         self._done = True
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is not None:
+            await _discard(task)
 
     def __del__(self) -> None:
         # `break` out of `async for` drops the iterator without awaiting aclose(); cancel right away.
