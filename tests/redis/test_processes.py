@@ -4,7 +4,9 @@ each throttle mode (the long version: ``python -m bench redis_budget``).
 Each cell is a test of its own: four processes (``bench/budget_worker.py``) against a sandbox of
 its own — throughput ≥ 0.9× the allowed rate, few 429s in total (see ``MAX_429``), every invoice
 fetched exactly once, no error. In one more cell Redis is killed two seconds in and back (empty)
-two seconds later: the workers go on (more 429s allowed; no error, no work lost) and share again.
+two seconds later: the workers go on (more 429s allowed; no error, no work lost), share again, and
+the outage costs no more time than it lasted (alone, four processes each spend what the server says
+is left, and lose windows to the 429s that follow).
 The cells run one after another: run at once, five sandboxes in this process and the workers'
 twenty clients overload two cores, and measure the machine more than the shared budget.
 """
@@ -35,6 +37,8 @@ CELLS = {  # name: throttle, header style, calls
     "fixed/laravel, Redis killed": ("fixed", "laravel", 160),
 }
 OUTAGE = "fixed/laravel, Redis killed"
+#: Seconds Redis is down in the outage cell.
+OUTAGE_SECONDS = 2.0
 #: The issue's bar. Measured one cell at a time on a 2-core machine: 1 (fixed/laravel: the one probe
 #: a spent budget of unknown window costs by design — Laravel states no window), 0 (bucket/ietf),
 #: 1 (sliding/laravel).
@@ -78,7 +82,7 @@ async def test_four_processes_share_one_budget_through_redis(
         async def kill_and_restart_redis() -> None:
             await asyncio.sleep(2.0)
             dying.kill()
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(OUTAGE_SECONDS)
             dying.start()
 
         try:
@@ -92,7 +96,8 @@ async def test_four_processes_share_one_budget_through_redis(
     assert sorted(fetched) == sorted(ids) and set(fetched.values()) == {1}, "exactly once"
     assert [e for c in cells for e in c["errors"]] == []
     elapsed = max(c["finished"] for c in cells) - min(c["started"] for c in cells)
-    assert calls / elapsed >= 0.9 * PER_SECOND, f"{calls / elapsed:.1f}/s"
+    bound = calls / PER_SECOND / 0.9 + (OUTAGE_SECONDS if outage else 0.0)
+    assert elapsed <= bound, f"{calls / elapsed:.1f}/s: {elapsed:.1f}s, bound {bound:.1f}s"
     assert sum(c["rate_limited"] for c in cells) == refused, "every 429 seen"
     if outage:
         assert [c["fallbacks"] for c in cells] == [1] * WORKERS, "each worker fell back once"

@@ -345,6 +345,8 @@ class RateLimitState(msgspec.Struct):
             # rounds its wait down: then probe once when a window that began with our first request
             # could end (windows last whole seconds). The first request to pass bounds the window.
             until = now + self._blind_backoff
+            if wait is not None and seen.coarse:
+                until = min(until, now + 1.0)  # "0" in whole seconds: back within the second
             first_try = self._blind_backoff == BLIND_BACKOFF
             self._blind_backoff = min(_BLIND_BACKOFF_MAX, 2 * self._blind_backoff)
             if in_window and opener is not None:

@@ -275,6 +275,16 @@ def test_a_retry_after_of_zero_that_is_still_refused_is_treated_as_saying_nothin
     assert state.cooldown_until == pytest.approx(0.05 + BLIND_BACKOFF), "no hammering at 'now'"
 
 
+def test_a_whole_second_zero_refused_again_is_probed_within_the_second_not_at_a_doubled_backoff() -> None:
+    # "Retry-After: 0" in whole seconds says the budget returns within the second, each time.
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 429, Observation(retry_after=0.0), 0.05)
+    [probe] = admit_all(state, state.cooldown_until)
+    state.on_answer(probe, 429, Observation(retry_after=0.0), 1.1)
+    assert state.cooldown_until == pytest.approx(2.1)
+
+
 # -- no rate-limit headers at all ------------------------------------------------------------------
 
 
