@@ -341,12 +341,13 @@ class RateLimitState(msgspec.Struct):
                 self.window.longer_than(window)
         wait = seen.wait
         if wait is None or wait <= 0:
-            # Nothing said (or "now", and it was not): a probe after a backoff that doubles. Laravel
-            # rounds its wait down: then probe once when a window that began with our first request
-            # could end (windows last whole seconds). The first request to pass bounds the window.
+            # Nothing said (or "now", and it was not): a probe after a backoff that doubles, but
+            # within the second for a "0" in whole seconds (Laravel rounds its wait down). Then probe
+            # once when a window that began with our first request could end (windows last whole
+            # seconds). The first request to pass bounds the window.
             until = now + self._blind_backoff
             if wait is not None and seen.coarse:
-                until = min(until, now + 1.0)  # "0" in whole seconds: back within the second
+                until = min(until, now + 1.0)
             first_try = self._blind_backoff == BLIND_BACKOFF
             self._blind_backoff = min(_BLIND_BACKOFF_MAX, 2 * self._blind_backoff)
             if in_window and opener is not None:
