@@ -54,7 +54,7 @@ async def _cell(cell: dict[str, Any], kb: KanbertClient, go: asyncio.Event) -> d
         "requests": kb.stats.requests,
         "rate_limited": kb.stats.rate_limited,
         "fallbacks": kb.stats.rate_limit_store_fallbacks,
-        "sharing": getattr(kb._transport.limiter, "sharing", False),
+        "sharing": getattr(kb._transport.limiter.default, "sharing", False),
     }
 
 

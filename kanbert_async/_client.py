@@ -14,7 +14,7 @@ from ._core.auth import Auth, BearerToken
 from ._core.errors import InvalidRequestError
 from ._core.observe import EventHooks, Observer
 from ._core.pool import ConnectionPool
-from ._core.ratelimit import Limiter, RateLimiter, RateLimitInfo, RateLimitStore, parse_rate
+from ._core.ratelimit import BucketRouter, Limiter, RateLimiter, RateLimitInfo, RateLimitStore, parse_rate
 from ._core.retry import RetryPolicy
 from ._core.runner import Runner
 from ._core.settings import Timeout, check_base_url
@@ -55,8 +55,8 @@ class KanbertClient(ResourcesMixin):
         timeout: seconds for one attempt, or a :class:`Timeout` with connect and total.
         max_retries: retries of transient failures per call (see :class:`RetryPolicy`).
         retry: a full :class:`RetryPolicy` (overrides ``max_retries``).
-        rate_limit: client-side pacing, e.g. ``"600/min"`` or requests per second; learned from the
-            server's headers when None.
+        rate_limit: client-side pacing, e.g. ``"600/min"`` or requests per second (per server
+            bucket, for a server that names several); learned from the server's headers when None.
         rate_limit_store: where the token's rate-limit budget lives: a ``RedisStore`` shares it with
             every process using the token (default: ``KANBERT_RATE_LIMIT_REDIS_URL`` if set, else a
             budget of this client's own).
@@ -169,17 +169,22 @@ class KanbertClient(ResourcesMixin):
 
     def _limiter(
         self, url: str, auth: Auth, rate: float | str | None, store: RateLimitStore | None, stats: Stats
-    ) -> Limiter:
-        """This client's gate: its own, or one over its token's budget in ``store``."""
+    ) -> BucketRouter:
+        """This client's gates, one per bucket the server names: its own, or over its token's budgets
+        in ``store``."""
         if store is None and (redis_url := os.environ.get("KANBERT_RATE_LIMIT_REDIS_URL")):
             from ._core.ratelimit.redis_store import RedisStore
 
             store = self._owned_store = RedisStore.from_url(redis_url)
-        if store is None:
-            return RateLimiter(rate)
-        token = auth.fixed_token if isinstance(auth, BearerToken) else None
         pace = parse_rate(rate) if isinstance(rate, str) else rate
-        return store.limiter(url, token, rate=pace, metrics=stats)
+        if store is None:
+            return BucketRouter(lambda bucket: RateLimiter(pace))
+        shared, token = store, auth.fixed_token if isinstance(auth, BearerToken) else None
+
+        def gate(bucket: str | None) -> Limiter:
+            return shared.limiter(url, token, rate=pace, metrics=stats, bucket=bucket)
+
+        return BucketRouter(gate)
 
     def __repr__(self) -> str:
         return f"<KanbertClient {self._transport.base_url}>"

@@ -56,7 +56,7 @@ from .multipart import form_data, spool_files
 from .observe import Observer, form_summary
 from .operation import Operation, RequestOptions
 from .pool import ConnectionPool
-from .ratelimit import Limiter, Ticket
+from .ratelimit.buckets import BucketRouter, Pass
 from .reporting import Stats, current_capture
 from .retry import Failure, RetryPolicy, decide_retry
 from .settings import Timeout
@@ -80,7 +80,7 @@ class Transport:
         auth: Auth | None,
         timeout: Timeout,
         retry: RetryPolicy,
-        limiter: Limiter,
+        limiter: BucketRouter,
         pool: ConnectionPool,
         observer: Observer | None = None,
         default_headers: Mapping[str, str] | None = None,
@@ -364,7 +364,8 @@ class Transport:
 
     async def _send_rate_limited(self, request: Request) -> Outcome:
         """The one place the rate limiter admits a request and the one place it hears how it went."""
-        cooling = self.limiter.cooldown_remaining()
+        route = f"{request.operation.method} {request.operation.path}"
+        cooling = self.limiter.cooldown_remaining(route)
         if cooling > request.policy.max_retry_after:
             # Another call's 429 asked for a wait longer than this call may take: say so now
             # instead of sleeping silently until it ends.
@@ -376,27 +377,27 @@ class Transport:
                 url=request.url,
                 operation=request.operation.id,
             )
-        ticket = await self.limiter.acquire()
+        admitted = await self.limiter.acquire(route)
         outcome: Outcome | None = None
         try:
             outcome = await self._send_observed(request)
             return outcome
         finally:
-            self._answered(ticket, outcome)
+            self._answered(admitted, outcome)
 
-    def _answered(self, ticket: Ticket, outcome: Outcome | None) -> None:
+    def _answered(self, admitted: Pass, outcome: Outcome | None) -> None:
         """What the limiter learns from an attempt: the answer's status and headers (a 429's wait
         among them), or that none came — cancelled (``outcome`` None), or failed on the way."""
         live = outcome.live if outcome is not None else None
         if outcome is None or live is None:
             # It may have reached the server and counted — unless the connection never opened.
             never_sent = outcome is not None and outcome.failure is Failure.CONNECT
-            self.limiter.release(ticket, sent=not never_sent)
+            self.limiter.release(admitted, sent=not never_sent)
             return
-        self.limiter.observe(ticket, live.status, live.headers)
+        self.limiter.observe(admitted, live.status, live.headers)
         if live.status == 429:
             self.stats.rate_limited += 1
-            outcome.held_for = self.limiter.cooldown_remaining()
+            outcome.held_for = self.limiter.cooldown_remaining(admitted.route)
 
     async def _send_observed(self, request: Request) -> Outcome:
         """Each attempt counted; with hooks or request logging on, timed, logged and shown to the hooks."""

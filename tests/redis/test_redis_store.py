@@ -133,7 +133,7 @@ async def test_a_redis_that_dies_mid_run_leaves_the_client_working_and_it_shares
         store = RedisStore.from_url(redis_server.url)
         async with KanbertClient(sb.token, base_url=sb.base_url, rate_limit_store=store) as kb:
             ids = [inv.id for inv in sb.store.invoices()]
-            limiter = kb._transport.limiter
+            limiter = kb._transport.limiter.default
             assert isinstance(limiter, SharedRateLimiter)
             done = 0
 
@@ -202,7 +202,7 @@ def test_a_token_that_changes_needs_a_named_budget(redis_server: RedisServer) ->
         KanbertClient(auth=auth, rate_limit_store=RedisStore.from_url(redis_server.url))
     named = RedisStore.from_url(redis_server.url, budget="crm-sync")
     kb = KanbertClient(auth=auth, rate_limit_store=named)
-    assert isinstance(kb._transport.limiter, SharedRateLimiter)
+    assert isinstance(kb._transport.limiter.default, SharedRateLimiter)
 
 
 async def test_the_environment_variable_gives_every_client_a_redis_budget_it_closes_itself(
@@ -210,9 +210,9 @@ async def test_the_environment_variable_gives_every_client_a_redis_budget_it_clo
 ) -> None:
     monkeypatch.setenv("KANBERT_RATE_LIMIT_REDIS_URL", redis_server.url)
     async with Sandbox(invoices=3, seed=1) as sb, KanbertClient(sb.token, base_url=sb.base_url) as kb:
-        assert isinstance(kb._transport.limiter, SharedRateLimiter)
+        assert isinstance(kb._transport.limiter.default, SharedRateLimiter)
         await kb.outgoing_invoices.get(sb.store.invoices()[0].id)
-        assert kb._transport.limiter.sharing
+        assert kb._transport.limiter.default.sharing
     assert redis_server.command("KEYS", "kanbert-async:*").count(b"kanbert-async:") == 1
 
 

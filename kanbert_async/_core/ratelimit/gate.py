@@ -88,6 +88,11 @@ class RateLimiter:
         )
         self._pump()
 
+    def adopt(self, status: int, headers: Mapping[str, str], *, sent_ago: float) -> None:
+        """The answer to a request another gate let go ``sent_ago`` seconds ago, which the server
+        counted in this gate's budget (it named this bucket): learned as if this gate had let it go."""
+        self.observe(self._state.adopt(self._clock() - sent_ago), status, headers)
+
     def release(self, ticket: Ticket, *, sent: bool = True) -> None:
         """``ticket``'s request ended without an answer; ``sent=False``: it never left."""
         self._state.on_no_answer(ticket, self._clock(), sent=sent)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from ..retry import get_header, reset_delay, retry_after_delay
 
-__all__ = ["TIME_UNITS", "Observation", "parse_rate"]
+__all__ = ["TIME_UNITS", "Observation", "bucket_named", "parse_rate"]
 
 #: Seconds per unit of a rate like ``600/min`` (shared with the sandbox's throttle).
 TIME_UNITS = {
@@ -48,23 +48,69 @@ def _leading_int(text: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _policy(text: str | None) -> tuple[int | None, float | None]:
-    """Quota and window of the first policy in ``600;w=60`` or ``"default";q=600;w=60``."""
-    items = (text or "").split(",", 1)[0].split(";")
-    quota = _leading_int(items[0]) if items[0].strip().isdigit() else None
-    window: float | None = None
-    for item in items[1:]:
-        key, _, value = (part.strip() for part in item.partition("="))
-        try:
-            if key.lower() == "q":
-                quota = int(value)
-            elif key.lower() == "w":
-                window = float(value)
-        except ValueError:
-            continue
-    if window is not None and not (math.isfinite(window) and window > 0):
-        window = None
-    return quota, window
+def _members(text: str | None) -> list[tuple[str, dict[str, str]]]:
+    """The members of a structured-field list like ``"burst";q=100;w=60, "day";q=1000``: each
+    member's item (a name unquoted, or a number) and its parameters (keys lower-cased)."""
+    members = []
+    for member in (text or "").split(","):
+        item, *params = member.split(";")
+        pairs = (param.partition("=") for param in params)
+        members.append((item.strip().strip('"'), {k.strip().lower(): v.strip() for k, _, v in pairs}))
+    return members
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+
+def _policy(text: str | None, name: str | None = None) -> tuple[int | None, float | None]:
+    """Quota and window of the policy ``name`` (default: the first) in ``600;w=60`` or
+    ``"default";q=600;w=60``."""
+    members = _members(text)
+    item, params = next((m for m in members if m[0] == name), members[0])
+    quota = _number(params.get("q"))
+    if quota is None and item.isdigit():
+        quota = float(item)
+    window = _number(params.get("w"))
+    return (None if quota is None else int(quota)), (window or None)
+
+
+def _current(text: str | None) -> tuple[str, int, float | None] | None:
+    """The tightest member of the IETF draft's ``RateLimit: "default";r=50;t=30`` (its policy's
+    name, what remains, seconds until it is whole): the one with the least remaining."""
+    found = [
+        (name, int(r), _number(params.get("t")))
+        for name, params in _members(text)
+        if (r := _number(params.get("r"))) is not None
+    ]
+    return min(found, key=lambda member: member[1]) if found else None
+
+
+def _name(item: str) -> str | None:
+    return item if item and not item.replace(".", "").isdigit() else None
+
+
+#: Headers that name the server's bucket an answer drew on: GitHub's, Discord's.
+_BUCKET_HEADERS = ("x-ratelimit-resource", "x-ratelimit-bucket")
+
+
+def bucket_named(headers: Mapping[str, str]) -> str | None:
+    """The name the answer gives the budget it drew on, if any: ``X-RateLimit-Resource`` (GitHub),
+    ``X-RateLimit-Bucket`` (Discord), or the IETF policy's name (``RateLimit: "search";r=9``,
+    ``RateLimit-Policy: "search";q=10;w=60``). A server with several budgets per token names
+    them so; None: the answer names none."""
+    for header in _BUCKET_HEADERS:
+        value = get_header(headers, header)
+        if value is not None and value.strip():
+            return value.strip()
+    current = _current(get_header(headers, "ratelimit"))
+    if current is not None:
+        return _name(current[0])
+    return _name(_members(get_header(headers, "ratelimit-policy"))[0][0])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -88,7 +134,9 @@ class Observation:
     def from_headers(cls, headers: Mapping[str, str], unix_now: float) -> Observation:
         """Read ``X-RateLimit-*``, the IETF ``RateLimit-*`` and ``RateLimit-Policy``, ``Retry-After``
         (seconds or HTTP-date) and ``retry-after-ms``; ``unix_now`` is the wall time of the answer."""
-        quota, window = _policy(get_header(headers, "ratelimit-policy"))
+        # The IETF draft's current form says all in one field (``RateLimit``), its earlier ones in three.
+        current = _current(get_header(headers, "ratelimit"))
+        quota, window = _policy(get_header(headers, "ratelimit-policy"), current and current[0])
         limit_header = get_header(headers, "ratelimit-limit")
         limit = _leading_int(get_header(headers, "x-ratelimit-limit"))
         if limit is None:
@@ -96,10 +144,14 @@ class Observation:
         remaining = _leading_int(get_header(headers, "x-ratelimit-remaining"))
         if remaining is None:
             remaining = _leading_int(get_header(headers, "ratelimit-remaining"))
+        reset = reset_delay(headers, unix_now)
+        if current is not None:
+            remaining = current[1] if remaining is None else remaining
+            reset = current[2] if reset is None else reset
         return cls(
             limit=limit,
             remaining=remaining,
-            reset=reset_delay(headers, unix_now),
+            reset=reset,
             retry_after=retry_after_delay(headers, unix_now),
             window=window or _policy(limit_header)[1],
             coarse=get_header(headers, "retry-after-ms") is None,

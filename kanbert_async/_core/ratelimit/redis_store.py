@@ -7,7 +7,8 @@ Layout — one hash per budget, nothing else::
                                             TTL    KEY_TTL (a day) from the last write
 
 ``<budget>`` is :func:`~.store.budget_key`: 32 hex digits of a one-way hash of the server's base
-URL and the token. No token, host name or process id is ever written; holders are random ids.
+URL and the token (and the server's bucket, for a server that names several). No token, host name
+or process id is ever written; holders are random ids.
 
 A write is one Lua script that only swaps: it compares the version the writer read, writes the new
 one with the data if it still matches, and answers with Redis' ``TIME`` (and, on a mismatch, with
@@ -192,14 +193,15 @@ class RedisStore:
     def __repr__(self) -> str:
         return f"<RedisStore {self._backend.describe()}>"
 
-    def key_for(self, server: str, token: Secret | None) -> str:
-        """The Redis key of the budget of ``token`` on ``server`` (a one-way hash; see the module)."""
+    def key_for(self, server: str, token: Secret | None, bucket: str | None = None) -> str:
+        """The Redis key of the budget of ``token`` on ``server`` (of the server's ``bucket`` of
+        that name, if it has several): a one-way hash, see the module."""
         if token is None and self._budget is None:
             raise InvalidRequestError(
                 "rate_limit_store: this client's token is not fixed (OAuth2 or a token provider), so it "
                 "cannot name a shared budget; name one: RedisStore.from_url(url, budget='my-integration')"
             )
-        return KEY_PREFIX + budget_key(server, token, self._budget)
+        return KEY_PREFIX + budget_key(server, token, self._budget, bucket)
 
     def limiter(
         self,
@@ -208,9 +210,11 @@ class RedisStore:
         *,
         rate: float | None = None,
         metrics: StoreMetrics | None = None,
+        bucket: str | None = None,
     ) -> SharedRateLimiter:
-        """A gate over the budget of ``token`` on ``server``, shared through Redis."""
-        return SharedRateLimiter(self._backend, self.key_for(server, token), rate=rate, metrics=metrics)
+        """A gate over the budget of ``token`` on ``server`` (of its ``bucket``), shared through Redis."""
+        key = self.key_for(server, token, bucket)
+        return SharedRateLimiter(self._backend, key, rate=rate, metrics=metrics)
 
     async def aclose(self) -> None:
         """Close the connections to Redis."""

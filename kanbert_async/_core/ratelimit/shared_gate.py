@@ -98,17 +98,21 @@ class SharedBackend(Protocol):
 
 
 class _Answer(NamedTuple):
-    """An answer (``seen`` set) or its absence, at ``at`` on the store's clock, not yet stored."""
+    """An answer (``seen`` set) or its absence, at ``at`` on the store's clock, not yet stored;
+    ``adopted``: to a request another gate let go (at ``ticket.sent_at``)."""
 
     ticket: Ticket
     status: int
     seen: Observation | None
     at: float
     sent: bool
+    adopted: bool = False
 
     def apply(self, budget: SharedBudget) -> None:
         if self.seen is None:
             budget.no_answer(self.ticket, self.at, sent=self.sent)
+        elif self.adopted:
+            budget.adopt(self.ticket.sent_at, self.status, self.seen, self.at)
         else:
             budget.answer(self.ticket, self.status, self.seen, self.at)
 
@@ -219,6 +223,15 @@ class SharedRateLimiter:
                 self._local.release(ticket, sent=sent)
             return
         self._record(_Answer(ticket, 0, None, self._now(), sent))
+
+    def adopt(self, status: int, headers: Mapping[str, str], *, sent_ago: float) -> None:
+        """The answer to a request another gate let go ``sent_ago`` seconds ago that counted here."""
+        if self._alone and self._local is not None:
+            self._local.adopt(status, headers, sent_ago=sent_ago)
+            return
+        seen = Observation.from_headers(headers, self._wall())
+        now = self._now()
+        self._record(_Answer(Ticket(0, now - sent_ago), status, seen, now, True, adopted=True))
 
     def _record(self, answer: _Answer) -> None:
         self._mine.discard(answer.ticket)

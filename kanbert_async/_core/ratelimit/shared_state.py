@@ -82,6 +82,10 @@ class SharedBudget(msgspec.Struct):
         if self._end(ticket):
             self.rules.on_no_answer(ticket, now, sent=sent)
 
+    def adopt(self, sent_at: float, status: int, seen: Observation, now: float) -> None:
+        """The answer to a request another budget's gate let go at ``sent_at``, counted in this one."""
+        self.rules.on_answer(self.rules.adopt(sent_at), status, seen, now)
+
     def held_by(self, holder: str) -> int:
         """How many requests ``holder`` has in flight."""
         return sum(1 for _, other in self.out.values() if other == holder)

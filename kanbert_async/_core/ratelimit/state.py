@@ -128,7 +128,6 @@ class RateLimitState(msgspec.Struct):
         """No request may go before this instant (-inf when never cooled down)."""
         return self._cooldown_until
 
-    # -- admission -------------------------------------------------------------------------------
     def admit(self, now: float) -> Ticket | float | None:
         """Let one request go now (a ticket), or say when to ask again (an instant, or None: after
         the next answer)."""
@@ -184,17 +183,19 @@ class RateLimitState(msgspec.Struct):
         return left + back, comes_back
 
     def _probe_at(self, now: float) -> float | None:
-        """Spent, and nothing says when it returns: one request finds out (with none in flight) — at
-        worst a 429 that states the wait, which measures the window."""
+        """Spent, and nothing says when it returns: one request finds out (a 429's wait measures it)."""
         return now if self.in_flight == 0 else None
 
     def _stated_reset(self, now: float) -> float | None:
         return self._reset_at if self._reset_at is not None and self._reset_at > now else None
 
-    # -- answers ---------------------------------------------------------------------------------
+    def adopt(self, sent_at: float) -> Ticket:
+        """Take on a request another budget's gate let go at ``sent_at`` (it counted in this one)."""
+        self.issued, self.in_flight = self.issued + 1, self.in_flight + 1
+        return Ticket(self.issued, sent_at)
+
     def on_no_answer(self, ticket: Ticket, now: float, *, sent: bool = True) -> None:
-        """The request ended without an answer (connection error, timeout, cancelled). ``sent``: it
-        may have reached the server, so it is held against the budget for a window."""
+        """No answer came (an error, a timeout, cancelled); ``sent``: it may have counted, so it is held."""
         self.in_flight = max(0, self.in_flight - 1)
         if ticket == self._testing:
             self._testing = None
@@ -281,9 +282,8 @@ class RateLimitState(msgspec.Struct):
                 self._reset_at = now + seen.reset
 
     def _follow_window(self, ticket: Ticket, remaining: int, limit: int | None, now: float) -> None:
-        """Follow a window by its Remaining: one below the limit is the first request it counted, so
-        it began with that request (a 429 in it measures it) and the window before had ended; a count
-        that goes up otherwise began a window unseen."""
+        """Follow a window by its Remaining: one below the limit is its first request (a 429 in it
+        measures it; the window before had ended); a count that goes up otherwise began one unseen."""
         proven, last = self._proven, self._last_counted
         if limit is not None and remaining == limit - 1:
             if proven is not None and ticket.sent_at <= proven.sent_at:

@@ -29,11 +29,13 @@ __all__ = ["Limiter", "LocalStore", "RateLimitStore", "StoreMetrics", "budget_ke
 _KEY_DOMAIN = "kanbert-async rate-limit budget v1"
 
 
-def budget_key(server: str, token: Secret | None, name: str | None = None) -> str:
+def budget_key(server: str, token: Secret | None, name: str | None = None, bucket: str | None = None) -> str:
     """The budget's name in a store: 32 hex digits of SHA-256 over the server's base URL and the
-    token (or a ``name`` the caller gave the budget). One-way: it tells nothing about the token."""
+    token (or a ``name`` the caller gave the budget), and the server's ``bucket`` if it named one.
+    One-way: it tells nothing about the token."""
     what = ("name", name) if name is not None else ("token", token.get() if token is not None else "")
-    text = "\0".join((_KEY_DOMAIN, server.rstrip("/"), *what))
+    where = () if bucket is None else ("bucket", bucket)
+    text = "\0".join((_KEY_DOMAIN, server.rstrip("/"), *what, *where))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -67,6 +69,10 @@ class Limiter(Protocol):
         """``ticket``'s request ended without an answer; ``sent=False``: it never left."""
         ...
 
+    def adopt(self, status: int, headers: Mapping[str, str], *, sent_ago: float) -> None:
+        """The answer to a request another gate let go ``sent_ago`` seconds ago that counted here."""
+        ...
+
     async def aclose(self) -> None:
         """Hand back what the gate holds (its last answers, its connection to a store)."""
         ...
@@ -88,9 +94,11 @@ class RateLimitStore(Protocol):
         *,
         rate: float | None = None,
         metrics: StoreMetrics | None = None,
+        bucket: str | None = None,
     ) -> Limiter:
-        """The gate over the budget of ``token`` on ``server`` (a base URL); ``rate`` is a pace of
-        the caller's own (requests per second), ``metrics`` where to count store failures."""
+        """The gate over the budget of ``token`` on ``server`` (a base URL) — of the server's
+        ``bucket`` of that name, if it has several; ``rate`` is a pace of the caller's own (requests
+        per second), ``metrics`` where to count store failures."""
         ...
 
     async def aclose(self) -> None:
@@ -121,9 +129,11 @@ class LocalStore:
         *,
         rate: float | None = None,
         metrics: StoreMetrics | None = None,
+        bucket: str | None = None,
     ) -> RateLimiter:
-        """The gate over this budget, made on first use (with ``rate``) and shared after that."""
-        key = budget_key(server, token)
+        """The gate over this budget (of ``bucket``), made on first use (with ``rate``) and shared
+        after that."""
+        key = budget_key(server, token, bucket=bucket)
         limiter = self._limiters.get(key)
         if limiter is None:
             limiter = self._limiters[key] = RateLimiter(rate)

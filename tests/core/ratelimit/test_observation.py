@@ -6,7 +6,7 @@ from email.utils import formatdate
 
 import pytest
 
-from kanbert_async._core.ratelimit import Observation, parse_rate
+from kanbert_async._core.ratelimit import Observation, bucket_named, parse_rate
 
 UNIX = 1_780_000_000.0
 
@@ -54,3 +54,28 @@ def test_parse_rate_reads_human_rates(text: str, per_second: float) -> None:
 def test_parse_rate_rejects_anything_else(text: str) -> None:
     with pytest.raises(ValueError):
         parse_rate(text)
+
+
+def test_the_ietf_drafts_current_ratelimit_field_gives_remaining_and_reset_of_its_tightest_policy() -> None:
+    headers = {
+        "RateLimit-Policy": '"burst";q=100;w=60, "daily";q=1000;w=86400',
+        "RateLimit": '"daily";r=900;t=40000, "burst";r=7;t=12',
+    }
+    seen = Observation.from_headers(headers, UNIX)
+    assert (seen.limit, seen.remaining, seen.reset, seen.window) == (100, 7, 12.0, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("headers", "bucket"),
+    [
+        ({"X-RateLimit-Resource": "search", "X-RateLimit-Remaining": "9"}, "search"),  # GitHub
+        ({"X-RateLimit-Bucket": "abcd1234"}, "abcd1234"),  # Discord
+        ({"RateLimit": '"pdfs";r=4;t=1', "RateLimit-Policy": '"pdfs";q=5;w=1'}, "pdfs"),
+        ({"RateLimit-Policy": '"core";q=600;w=60', "RateLimit-Remaining": "599"}, "core"),
+        ({"RateLimit-Policy": "15;w=1", "RateLimit-Remaining": "14"}, None),  # a policy without a name
+        ({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"}, None),  # Laravel names none
+        ({}, None),
+    ],
+)
+def test_the_bucket_an_answer_names(headers: dict[str, str], bucket: str | None) -> None:
+    assert bucket_named(headers) == bucket

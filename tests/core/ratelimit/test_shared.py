@@ -131,6 +131,31 @@ def test_one_processs_429_pauses_every_process_for_exactly_the_wait_once() -> No
     assert left == 0.0
 
 
+def test_a_429_handed_over_from_another_buckets_gate_pauses_every_process_of_that_bucket() -> None:
+    # A server that names its buckets: the answer to a request another gate let go counted here.
+    async def main() -> tuple[float, float, int]:
+        store = MemoryBackend()
+        first, second = SharedRateLimiter(store, "search"), SharedRateLimiter(store, "search")
+        first.adopt(
+            429,
+            {"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "0", "retry-after-ms": "1500"},
+            sent_ago=0.05,
+        )
+        await asyncio.sleep(0.01)  # stored with the next round trip
+        started = time.monotonic()
+        ticket = await second.acquire()
+        waited = time.monotonic() - started
+        second.observe(ticket, 200, {"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "29"})
+        in_flight = first.state.in_flight
+        for gate in (first, second):
+            await gate.aclose()
+        return waited, second.info.limit or 0, in_flight
+
+    waited, limit, in_flight = run_virtual(main)
+    assert waited == pytest.approx(1.49, abs=0.02), "the other process waits out the handed-over 429"
+    assert (limit, in_flight) == (30, 0)
+
+
 def test_answers_read_late_by_a_busy_loop_do_not_set_the_gates_clock_early() -> None:
     # The store's time comes with each answer; read late, the round trip's midpoint is late and
     # the store's time estimated from it early. The quickest recent round trip is the one to trust.

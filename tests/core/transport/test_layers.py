@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from kanbert_async import APIConnectionError, KanbertClient, RetryPolicy
-from kanbert_async._core.ratelimit import RateLimiter, Ticket
+from kanbert_async._core.ratelimit import BucketRouter, RateLimiter, Ticket
 from tests.core.transport.loopback import LoopbackServer, invoice_json
 
 SHOW = "/api/v1/outgoing-invoices/{id}"
@@ -42,7 +42,7 @@ class RecordingLimiter(RateLimiter):
 
 def _recording(kb: KanbertClient) -> RecordingLimiter:
     limiter = RecordingLimiter()
-    kb._transport.limiter = limiter
+    kb._transport.limiter = BucketRouter(lambda bucket: limiter)
     return limiter
 
 
