@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from kanbert_async._generated.models import (
     AccountingLineItemType,
@@ -20,9 +22,43 @@ from kanbert_async._generated.models import (
 )
 
 from .records import LineItemRecord, Plan
-from .vocabulary import COST_TITLES, LINE_TITLES, SERVICES, TAX_RATES, money, new_id
+from .vocabulary import COST_TITLES, LINE_TITLES, SERVICES, TAX_RATES, money, new_id, uuid_from_bits
 
 __all__ = ["RelationFactory", "Totals"]
+
+
+_LINE_INTERVALS = (OfferUnitIntervalType.once, OfferUnitIntervalType.monthly, OfferUnitIntervalType.yearly)
+#: Cumulative weights 8:3:1: ``rng.choices(_LINE_INTERVALS, (8, 3, 1))[0]`` is this bisection of one
+#: ``rng.random()``, spelled out because it runs for every line item of every invoice at start-up.
+_LINE_INTERVAL_WEIGHTS = (8, 11, 12)
+
+
+class _Line(NamedTuple):
+    """What one line item drew from its record's random sequence, and the amounts that follow."""
+
+    kind: AccountingLineItemType
+    order: int
+    headed: bool
+    metric: MetricData
+    title: str
+    tax: float
+    interval_type: OfferUnitIntervalType
+    interval: int | None
+    project: ProjectData | None
+    price: float
+    amount: float
+    discount_factor: float | None
+    discount_absolute: float | None
+    discount_bound: bool
+    purchase_price: float
+    factor: float
+    base: float
+    without_discount: float
+    net: float
+    id_bits: int
+    excluded: bool
+    purchase_price_bound: bool
+    updated_after: int | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,10 +90,14 @@ class RelationFactory:
         self, plan: Plan, project: ProjectData | None, created_at: datetime
     ) -> list[LineItemRecord]:
         """The record's line items in document order."""
+        return [self._line_item(plan, line, created_at) for line in self._lines(plan, project)]
+
+    def _lines(self, plan: Plan, project: ProjectData | None) -> Iterator[_Line]:
+        """What each line item draws, in document order: the one random sequence both
+        :meth:`line_items` and :meth:`totals` read (totals needs no models, which are most of the cost)."""
         if plan.lines == 0:
-            return []
+            return
         rng = random.Random(f"{plan.key}:lines")
-        items: list[LineItemRecord] = []
         # Long invoices get section headings and a page break, as real ones do.
         headed = plan.lines >= 3 and rng.random() < 0.5
         page_break_at = plan.lines // 2 if plan.lines >= 20 else -1
@@ -68,10 +108,9 @@ class RelationFactory:
                 kind = AccountingLineItemType.page_break
             else:
                 kind = AccountingLineItemType.unit
-            items.append(self._line_item(rng, plan, kind, order, headed, project, created_at))
-        return items
+            yield self._draw(rng, plan, kind, order, headed, project)
 
-    def _line_item(
+    def _draw(
         self,
         rng: random.Random,
         plan: Plan,
@@ -79,15 +118,11 @@ class RelationFactory:
         order: int,
         headed: bool,
         project: ProjectData | None,
-        created_at: datetime,
-    ) -> LineItemRecord:
+    ) -> _Line:
         metric = rng.choice(self._metrics)
         title = rng.choice(LINE_TITLES)
         tax = rng.choice(TAX_RATES)
-        interval_type = rng.choices(
-            (OfferUnitIntervalType.once, OfferUnitIntervalType.monthly, OfferUnitIntervalType.yearly),
-            (8, 3, 1),
-        )[0]
+        interval_type = _LINE_INTERVALS[bisect_right(_LINE_INTERVAL_WEIGHTS, rng.random() * 12.0, 0, 2)]
         interval = None if interval_type is OfferUnitIntervalType.once else rng.choice((1, 3, 6))
         item_project = (
             project if rng.random() < 0.9 else (rng.choice(self._projects) if self._projects else None)
@@ -116,42 +151,54 @@ class RelationFactory:
             net = money(net * (1 - discount_factor / 100))
         if discount_absolute is not None:
             net = money(net - discount_absolute * (amount if discount_bound else 1))
-        purchase_amount = amount
+        id_bits = rng.getrandbits(128)
+        excluded = rng.random() < 0.1
+        purchase_price_bound = rng.random() < 0.8
+        updated_after = rng.randint(1, 400) if rng.random() < 0.3 else None
+        return _Line(
+            kind, order, headed, metric, title, tax, interval_type, interval, item_project, price, amount,
+            discount_factor, discount_absolute, discount_bound, purchase_price, factor, base,
+            without_discount, net, id_bits, excluded, purchase_price_bound, updated_after,
+        )  # fmt: skip
+
+    @staticmethod
+    def _line_item(plan: Plan, line: _Line, created_at: datetime) -> LineItemRecord:
+        kind, tax, price, amount = line.kind, line.tax, line.price, line.amount
         model = OutgoingInvoiceLineItemData(
-            id=new_id(rng),
-            title=title,
+            id=uuid_from_bits(line.id_bits),
+            title=line.title,
             type=kind,
-            indent=1 if headed and kind is AccountingLineItemType.unit else 0,
-            order=order,
+            indent=1 if line.headed and kind is AccountingLineItemType.unit else 0,
+            order=line.order,
             price=price,
             amount=amount,
-            total_net_base=base,
-            total_net_without_discount=without_discount,
-            total_net=net,
-            total_gross_base=money(base * (1 + tax / 100)),
-            total_gross_without_discount=money(without_discount * (1 + tax / 100)),
-            total_gross=money(net * (1 + tax / 100)),
+            total_net_base=line.base,
+            total_net_without_discount=line.without_discount,
+            total_net=line.net,
+            total_gross_base=money(line.base * (1 + tax / 100)),
+            total_gross_without_discount=money(line.without_discount * (1 + tax / 100)),
+            total_gross=money(line.net * (1 + tax / 100)),
             tax_factor=tax,
-            metric=metric,
-            project=item_project,
+            metric=line.metric,
+            project=line.project,
             partial_factor=None if plan.partial_factor is None else round(plan.partial_factor),
-            exclude_from_discount=rng.random() < 0.1,
-            discount_factor=discount_factor,
-            discount_absolute=discount_absolute,
-            discount_bound=discount_bound,
-            purchase_price=purchase_price,
-            purchase_amount=purchase_amount,
-            purchase_total_base=money(purchase_price * purchase_amount),
-            purchase_total=money(purchase_price * purchase_amount * factor),
-            purchase_price_bound=rng.random() < 0.8,
-            description=f"{title} ({metric.title_plural.lower()})"
+            exclude_from_discount=line.excluded,
+            discount_factor=line.discount_factor,
+            discount_absolute=line.discount_absolute,
+            discount_bound=line.discount_bound,
+            purchase_price=line.purchase_price,
+            purchase_amount=amount,
+            purchase_total_base=money(line.purchase_price * amount),
+            purchase_total=money(line.purchase_price * amount * line.factor),
+            purchase_price_bound=line.purchase_price_bound,
+            description=f"{line.title} ({line.metric.title_plural.lower()})"
             if kind is AccountingLineItemType.unit
             else "",
-            payment_partial_type=interval_type,
-            payment_partial_interval=interval,
+            payment_partial_type=line.interval_type,
+            payment_partial_interval=line.interval,
         )
-        created = created_at + timedelta(seconds=order)
-        updated = created + timedelta(hours=rng.randint(1, 400)) if rng.random() < 0.3 else None
+        created = created_at + timedelta(seconds=line.order)
+        updated = None if line.updated_after is None else created + timedelta(hours=line.updated_after)
         return LineItemRecord(model, created, updated)
 
     def discounts(self, plan: Plan) -> list[DiscountData]:
@@ -221,10 +268,11 @@ class RelationFactory:
         self, plan: Plan, client: ClientData | None, project: ProjectData | None, created_at: datetime
     ) -> Totals:
         """The sums a record shows, computed from the relations it will serve."""
-        items = [li.model for li in self.line_items(plan, project, created_at)]
-        net = sum(i.total_net for i in items)
-        tax = sum(i.total_gross - i.total_net for i in items)
-        eligible = sum(i.total_net for i in items if not i.exclude_from_discount)
+        lines = list(self._lines(plan, project))
+        # The same sums the served line items give: total_gross is rounded from net as it is there.
+        net = sum(line.net for line in lines)
+        tax = sum(money(line.net * (1 + line.tax / 100)) - line.net for line in lines)
+        eligible = sum(line.net for line in lines if not line.excluded)
         discounted = net
         for discount in self.discounts(plan):
             if discount.discount_factor is not None:

@@ -92,7 +92,12 @@ TAX_RATES = (19.0, 19.0, 19.0, 19.0, 7.0, 0.0)
 
 def new_id(rng: random.Random) -> str:
     """A UUID4-shaped id drawn from ``rng`` (so ids are as deterministic as the rest)."""
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return uuid_from_bits(rng.getrandbits(128))
+
+
+def uuid_from_bits(bits: int) -> str:
+    """The UUID4-shaped id of 128 random ``bits``."""
+    return str(uuid.UUID(int=bits, version=4))
 
 
 def money(value: float) -> float:
