@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from .app import create_app
 from .auth import OAuthTokens
+from .buckets import RateLimitBucket
 from .config import SandboxConfig
 from .counters import Counters
 from .faults import FAULT_KINDS, FaultKind
@@ -30,6 +31,7 @@ __all__ = [
     "Counters",
     "FaultKind",
     "OAuthTokens",
+    "RateLimitBucket",
     "Sandbox",
     "SandboxConfig",
     "Store",

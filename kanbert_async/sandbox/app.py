@@ -1,9 +1,9 @@
 """The aiohttp application: one dispatcher in front of the seven operations and the OAuth endpoints.
 
 Every API request goes through the same steps, in Laravel's middleware order:
-route (on the raw path) → latency → auth (401) → throttle (429) → scopes (403) → injected fault
-→ handler (:mod:`.handlers`) → injected fault on the way out. Errors are Laravel-shaped JSON
-(:mod:`.responses`).
+route (on the raw path) → latency → auth (401) → throttle (429, by the operation's bucket:
+:mod:`.buckets`) → scopes (403) → injected fault → handler (:mod:`.handlers`) → injected fault
+on the way out. Errors are Laravel-shaped JSON (:mod:`.responses`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from aiohttp import web
 from kanbert_async._core.filters.tree import FilterError
 
 from .auth import OAuthError, TokenRegistry
+from .buckets import make_throttles
 from .config import SandboxConfig
 from .counters import Counters
 from .description import load_description
@@ -31,7 +32,7 @@ from .faults import BEFORE, Fault, FaultInjector
 from .handlers import HANDLERS
 from .listing import Lister, document_target, line_item_target
 from .paging import CursorCodec, CursorError, SortKey
-from .ratelimit import RateLimit, limit_headers, make_throttle
+from .ratelimit import limit_headers
 from .responses import ApiError, error_body, error_response, json_response
 from .routing import Match, Router
 from .state import STATE, SandboxState
@@ -101,14 +102,21 @@ async def _serve_api(request: web.Request, state: SandboxState, match: Match) ->
     if token is None:
         raise ApiError(401, "Unauthenticated.")
     throttle_headers: dict[str, str] = {}
-    if state.throttle is not None:
-        verdict = state.throttle.hit(token.token)
+    if state.throttles is not None:
+        # One bucket decides: the operation's own if it has one, else the main one.
+        bucket, throttle = state.throttles.pick(op.id)
+        verdict = throttle.hit(token.token)
         config = state.config
         throttle_headers = limit_headers(
-            verdict, config.rate_limit_headers, config.retry_after, wall=time.time()
+            verdict,
+            config.rate_limit_headers,
+            config.retry_after,
+            wall=time.time(),
+            bucket=bucket if state.throttles.named else None,
         )
         if not verdict.allowed:
             state.counters.rate_limited += 1
+            state.counters.rate_limited_by_bucket[bucket] += 1
             raise ApiError(429, "Too Many Attempts.", headers=throttle_headers)
     try:
         missing = [s for s in op.scopes if s not in token.scopes]
@@ -289,8 +297,8 @@ def build_state(config: SandboxConfig, store: Store | None = None) -> SandboxSta
         tokens=tokens,
         counters=Counters(),
         faults=FaultInjector(config),
-        throttle=(
-            make_throttle(RateLimit.parse(config.rate_limit), config.throttle, burst=config.burst)
+        throttles=(
+            make_throttles(config.rate_limit, config.rate_limit_buckets, config.throttle, burst=config.burst)
             if config.rate_limit
             else None
         ),

@@ -16,6 +16,7 @@ import sys
 from datetime import date
 from typing import Any
 
+from .buckets import RateLimitBucket, check_bucket
 from .config import API_OPERATIONS, SandboxConfig
 from .ratelimit import ALGORITHMS, HEADER_STYLES, RETRY_AFTER_FORMATS, RateLimit
 from .server import Sandbox
@@ -59,6 +60,17 @@ def _rate_limit(text: str) -> str:
             f"{text!r} is not a rate limit; write it like 600/min, 50/s or 100/10s"
         ) from None
     return text
+
+
+def _bucket(text: str) -> RateLimitBucket:
+    try:
+        bucket = RateLimitBucket.parse(text)
+        # Name, glob and rate are checked here, so a bad one is argparse's usage error, not a traceback;
+        # whether --rate-limit is given and names repeat is the config's to say (it sees them all).
+        check_bucket(bucket, API_OPERATIONS)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return bucket
 
 
 def _operations(text: str) -> frozenset[str]:
@@ -117,6 +129,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     throttling.add_argument("--retry-after", choices=RETRY_AFTER_FORMATS, default=defaults.retry_after,
                             help="a 429's Retry-After: delta seconds, an HTTP date, or none "
                                  "(default: %(default)s)")  # fmt: skip
+    throttling.add_argument("--rate-limit-bucket", dest="rate_limit_buckets", metavar="NAME:GLOB=RATE",
+                            action="append", type=_bucket, default=[],
+                            help="an extra bucket per token for the operation ids matching GLOB, e.g. "
+                                 "'pdfs:outgoingInvoices.pdf=5/s' (repeatable; the first match wins; "
+                                 "answers then name their bucket, the main one 'core')")  # fmt: skip
 
     faults = parser.add_argument_group("bad days")
     faults.add_argument("--latency", type=_seconds, default=0.0, help="seconds added to every request")

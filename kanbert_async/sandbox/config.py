@@ -1,7 +1,8 @@
 """Everything a sandbox can be told: data size and shape, limits, auth and bad days.
 
 One frozen dataclass, so a configuration can be printed, compared and replayed. Each field has a
-CLI flag of the same name (``max_page_size`` → ``--max-page-size``, see :mod:`.cli`).
+CLI flag of the same name (``max_page_size`` → ``--max-page-size``, see :mod:`.cli`);
+``rate_limit_buckets`` has a repeatable ``--rate-limit-bucket``, one bucket each.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Literal
 
+from .buckets import RateLimitBucket, check_buckets
 from .ratelimit import (
     ALGORITHMS,
     HEADER_STYLES,
@@ -60,7 +62,12 @@ class SandboxConfig:
     (None = off), per token; ``throttle`` — ``fixed`` (Laravel's window from the first hit),
     ``bucket`` (a token bucket of ``burst`` tokens, default the limit) or ``sliding`` (a sliding
     log); ``rate_limit_headers`` — ``laravel``, ``ietf`` or ``none``; ``retry_after`` on a 429 —
-    ``seconds``, ``date`` (an HTTP-date) or ``omit``.
+    ``seconds``, ``date`` (an HTTP-date) or ``omit``. ``rate_limit_buckets``: extra budgets per token
+    beside the main one (see :mod:`.buckets`), each a :class:`~.buckets.RateLimitBucket` (name,
+    fnmatch glob over operation ids, rate), e.g. ``(RateLimitBucket("pdfs", "outgoingInvoices.pdf",
+    "5/s"),)``: the first whose glob matches an operation counts and decides its requests alone,
+    with the same ``throttle``, ``burst`` and header style; answers then name their bucket (the
+    main one ``core``). Needs ``rate_limit``; () = one bucket, named nowhere.
 
     Bad days (drawn from ``random.Random(fault_seed)``; None = ``seed``): ``latency`` seconds plus
     up to ``jitter`` more per request; ``error_rate`` (500/502/503), ``drop_rate`` (close before
@@ -94,6 +101,7 @@ class SandboxConfig:
     burst: int | None = None
     rate_limit_headers: HeaderStyle = "laravel"
     retry_after: RetryAfter = "seconds"
+    rate_limit_buckets: tuple[RateLimitBucket, ...] = ()
 
     latency: float = 0.0
     jitter: float = 0.0
@@ -128,6 +136,11 @@ class SandboxConfig:
         for field, options in choices.items():
             if getattr(self, field) not in options:
                 raise ValueError(f"{field} must be one of {', '.join(options)}, not {getattr(self, field)!r}")
+        # A list (or plain triples, as after JSON) becomes a tuple of buckets: the config stays hashable.
+        buckets = check_buckets(
+            self.rate_limit_buckets, rate_limit=self.rate_limit, operations=API_OPERATIONS
+        )
+        object.__setattr__(self, "rate_limit_buckets", buckets)
         if self.burst is not None and self.burst < 1:
             raise ValueError("burst must be >= 1")
         if self.years < 1:

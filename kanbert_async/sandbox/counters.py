@@ -19,7 +19,9 @@ class Counters:
 
     ``requests``: requests routed to each operation id (``outgoingInvoices.index``, ``oauth.token``, ...).
     ``statuses``: responses sent, by HTTP status (dropped connections are not responses).
-    ``rate_limited``: 429s from the throttle. ``faults``: injected faults by kind.
+    ``rate_limited``: 429s from the throttle; ``rate_limited_by_bucket``: the same 429s by the bucket
+    that refused them (``core``: the main one, also when it is the only one).
+    ``faults``: injected faults by kind.
     ``refreshes``/``code_exchanges``: successful OAuth grants. ``timeline``: (``time.monotonic()``,
     operation id) at the start of each request; ``spans``: (start, end, operation id) when it ended
     (both keep the latest 200,000).
@@ -29,6 +31,7 @@ class Counters:
     requests: Counter[str] = dataclasses.field(default_factory=Counter)
     statuses: Counter[int] = dataclasses.field(default_factory=Counter)
     rate_limited: int = 0
+    rate_limited_by_bucket: Counter[str] = dataclasses.field(default_factory=Counter)
     faults: Counter[str] = dataclasses.field(default_factory=Counter)
     refreshes: int = 0
     code_exchanges: int = 0
@@ -74,6 +77,7 @@ class Counters:
         self.requests.clear()
         self.statuses.clear()
         self.faults.clear()
+        self.rate_limited_by_bucket.clear()
         self.rate_limited = self.refreshes = self.code_exchanges = 0
         self.timeline.clear()
         self.spans.clear()
@@ -85,6 +89,7 @@ class Counters:
             "requests": dict(self.requests),
             "statuses": {str(k): v for k, v in self.statuses.items()},
             "rate_limited": self.rate_limited,
+            "rate_limited_by_bucket": dict(self.rate_limited_by_bucket),
             "faults": dict(self.faults),
             "refreshes": self.refreshes,
             "code_exchanges": self.code_exchanges,

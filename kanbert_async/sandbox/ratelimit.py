@@ -18,6 +18,11 @@ Refused requests are not counted (as in Laravel). What the answers say (``Header
   on every answer; a 429 adds ``Retry-After``.
 - ``none`` — nothing but the 429 itself, as many gateways do.
 
+A server with several buckets (:mod:`.buckets`) names the one an answer drew on: ``laravel`` adds
+``X-RateLimit-Resource: <name>`` (as GitHub does), ``ietf`` names the policy
+(``RateLimit-Policy: "<name>";q=<quota>;w=<window>``), ``none`` still says nothing. A server with
+one bucket names none, and writes its policy as ``<quota>;w=<window>``.
+
 ``Retry-After`` itself is written as delta-seconds, as an HTTP-date, or left out (``RetryAfter``).
 Every other stated time is rounded up to whole seconds, as gateways do: never earlier than the truth.
 """
@@ -188,14 +193,33 @@ def _whole(seconds: float) -> int:
     return max(0, math.ceil(seconds - 1e-9))
 
 
+def _policy(policy: tuple[int, float], bucket: str | None) -> str:
+    quota, window = policy
+    if bucket is None:
+        return f"{quota};w={window:g}"
+    # The draft's named form: the name is a structured-field string (bucket names need no escaping).
+    return f'"{bucket}";q={quota};w={window:g}'
+
+
 def limit_headers(
-    verdict: Verdict, style: HeaderStyle, retry_after: RetryAfter, *, wall: float
+    verdict: Verdict,
+    style: HeaderStyle,
+    retry_after: RetryAfter,
+    *,
+    wall: float,
+    bucket: str | None = None,
 ) -> dict[str, str]:
-    """The headers a server of ``style`` sends with ``verdict``; ``wall`` is the unix time now."""
+    """The headers a server of ``style`` sends with ``verdict``; ``wall`` is the unix time now.
+
+    ``bucket`` names the budget the answer drew on, for a server with several (None: it has one
+    and names nothing).
+    """
     headers: dict[str, str] = {}
     if style == "laravel":
         headers["X-RateLimit-Limit"] = str(verdict.limit)
         headers["X-RateLimit-Remaining"] = str(verdict.remaining)
+        if bucket is not None:
+            headers["X-RateLimit-Resource"] = bucket
         if not verdict.allowed:
             # Laravel's own arithmetic: the window's timer is a whole unix second (its end, rounded
             # down), and the wait counts whole seconds from now, rounded down: both can say a little
@@ -206,11 +230,10 @@ def limit_headers(
                 headers["Retry-After"] = str(max(0, timer - math.floor(wall)))
                 return headers
     elif style == "ietf":
-        quota, window = verdict.policy
         headers["RateLimit-Limit"] = str(verdict.limit)
         headers["RateLimit-Remaining"] = str(verdict.remaining)
         headers["RateLimit-Reset"] = str(_whole(verdict.reset_after))
-        headers["RateLimit-Policy"] = f"{quota};w={window:g}"
+        headers["RateLimit-Policy"] = _policy(verdict.policy, bucket)
     if not verdict.allowed:
         if retry_after == "seconds":
             headers["Retry-After"] = str(max(1, _whole(verdict.retry_after)))

@@ -240,10 +240,12 @@ class Sandbox:
     # -- changing a running sandbox (per test) --------------------------------------------------
 
     def reconfigure(self, **changes: Any) -> SandboxConfig:
-        """Change how the running sandbox behaves — faults, latency, rate limit and throttle — keeping
-        its data, tokens and counters; returns the configuration it had before (to restore later).
+        """Change how the running sandbox behaves — faults, latency, rate limit, throttle and its
+        buckets — keeping its data, tokens and counters; returns the configuration it had before
+        (to restore later). The throttles start afresh.
 
-        Example: ``before = sb.reconfigure(error_rate=0.2, rate_limit="20/s")``, later
+        Example: ``before = sb.reconfigure(error_rate=0.2, rate_limit="20/s")``, or with a bucket
+        ``rate_limit_buckets=[RateLimitBucket("pdfs", "outgoingInvoices.pdf", "5/s")]``; later
         ``sb.reconfigure(**dataclasses.asdict(before))``. Fields that shape the data or who may
         call (``invoices``, ``seed``, ``token``, …) need a new sandbox and raise ``ValueError``.
         Scheduled faults (:meth:`fail_next`) are cleared. Change it only between requests.

@@ -8,12 +8,12 @@ import dataclasses
 from aiohttp import web
 
 from .auth import TokenRegistry
+from .buckets import Throttles
 from .config import SandboxConfig
 from .counters import Counters
 from .faults import FaultInjector
 from .listing import Lister
 from .paging import CursorCodec
-from .ratelimit import Throttle
 from .routing import Router
 from .store import Store
 
@@ -29,7 +29,8 @@ class SandboxState:
     tokens: TokenRegistry
     counters: Counters
     faults: FaultInjector
-    throttle: Throttle | None
+    #: The main throttle and the extra buckets' (None: no rate limit).
+    throttles: Throttles | None
     router: Router
     codec: CursorCodec
     listers: dict[str, Lister]
