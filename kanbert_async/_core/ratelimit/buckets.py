@@ -101,9 +101,15 @@ class BucketRouter:
                 scout = True
                 break
             await asyncio.wait((first,))  # not cancelled with this waiter: others wait on it too
-        gate = self._routes.get(route, self.default)
         try:
-            ticket = await gate.acquire()
+            while True:
+                gate = self._routes.get(route, self.default)
+                ticket = await gate.acquire()
+                if self._routes.get(route, self.default) is gate:
+                    break
+                # An answer named the route's bucket while this request waited on another gate (the
+                # token's, before any name was known): it goes by its own bucket's gate instead.
+                gate.release(ticket, sent=False)
         except BaseException:
             if scout:
                 self._scouted(route)

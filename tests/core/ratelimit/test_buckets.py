@@ -140,3 +140,21 @@ async def test_an_answer_that_names_no_bucket_keeps_its_operation_on_the_gate_it
     assert (await answered(router, LIST, 200, github("core", 5000, 4998))).gate is router.buckets["core"]
     await answered(router, "GET /health", 200, {})  # names none: the token's budget, and no scout after
     assert not (await router.acquire("GET /health")).scout
+
+
+async def test_requests_waiting_on_the_tokens_gate_when_their_bucket_is_named_go_by_that_buckets_gate(
+    router: BucketRouter,
+) -> None:
+    first = await router.acquire(SEARCH)  # nothing known: the token's gate lets one go
+    waiting = [asyncio.ensure_future(router.acquire(SEARCH)) for _ in range(3)]
+    await settle()
+    assert not any(task.done() for task in waiting)
+    router.observe(first, 200, github("search", 30, 29))
+    await settle()
+    let_go = [task.result() for task in waiting if task.done()]
+    # Let go by the token's gate, which knows nothing of the search budget, they would be a burst
+    # into it: they wait on the search gate instead, which spends what the search budget said.
+    assert let_go and all(p.gate is router.buckets["search"] for p in let_go)
+    assert router.default.state.in_flight == 0
+    for task in waiting:
+        task.cancel()
