@@ -69,6 +69,8 @@ class Wire:
         self.server = server
         self.throttle: Throttle = make_throttle(server.limit, server.algorithm, burst=server.burst)
         self.run = Run()
+        # When the measured work began, if not at the start (a workload that first lets time pass).
+        self.started: float | None = None
 
     async def send(self, limiter: Limiter, *, max_retries: int = 20) -> None:
         """One call through ``limiter``, retried on 429 like the transport does."""
@@ -92,6 +94,17 @@ class Wire:
         """Another client of the same token uses up what the server allows right now."""
         while self.throttle.hit("token").allowed:
             pass
+
+    async def walk_budget(self) -> None:
+        """Another client of the same token walks pages one at a time until a 429 (or ten windows'
+        worth): on a sliding log its requests then leave the window one by one, not all at once."""
+        half = self.server.latency / 2
+        for _ in range(round(10 * self.server.per_second)):
+            await asyncio.sleep(half)
+            allowed = self.throttle.hit("token").allowed
+            await asyncio.sleep(half)
+            if not allowed:
+                return
 
 
 Workload = Callable[[Wire], Awaitable[None]]
@@ -118,6 +131,14 @@ async def walkers(wire: Wire, calls: int = 150, concurrency: int = 8) -> None:
 async def fan_out_after_spent(wire: Wire, calls: int = 100, concurrency: int = 16) -> None:
     """``kb.map`` over ``calls`` items at ``concurrency``, right after another client spent the budget."""
     wire.spend_budget()
+    await _spread(wire, RateLimiter(), calls, concurrency)
+
+
+async def fan_out_after_walked(wire: Wire, calls: int = 100, concurrency: int = 16) -> None:
+    """The same ``kb.map``, right after another client walked pages until the server refused it (as
+    ``bench/throttles.py``'s does); timed from when the walk ended."""
+    await wire.walk_budget()
+    wire.started = time.monotonic()
     await _spread(wire, RateLimiter(), calls, concurrency)
 
 
@@ -168,7 +189,7 @@ def measure(server: Server, workload: Workload) -> Run:
         wire = Wire(server)
         started = time.monotonic()
         await workload(wire)
-        wire.run.elapsed = time.monotonic() - started
+        wire.run.elapsed = time.monotonic() - (started if wire.started is None else wire.started)
         return wire.run
 
     return run_virtual(main)

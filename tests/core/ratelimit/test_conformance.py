@@ -22,6 +22,7 @@ from .simulation import (
     export_killed_and_resumed,
     export_uninterrupted,
     fan_out_after_spent,
+    fan_out_after_walked,
     measure,
     walkers,
 )
@@ -56,6 +57,16 @@ KNOWN_MISSES = {
     ("resume", "sliding-none-seconds-20pers"),
     ("resume", "sliding-none-date-20pers"),
     ("resume", "sliding-none-omit-20pers"),
+    # As bench/throttles.py measures them in real time (sliding logs 1.7-1.8x the bound): the
+    # walker's requests leave a log one at a time (a bucket refills a token at a time), the first
+    # 429 tells a floor of a fifth of the budget, which doubles a window at a time until a step is
+    # refused, and then the floor it doubled from stays.
+    ("fan-out walked", "sliding-none-seconds-20pers"),
+    ("fan-out walked", "sliding-none-date-20pers"),
+    ("fan-out walked", "sliding-none-omit-20pers"),
+    ("fan-out walked", "bucket-none-seconds-10pers"),
+    ("fan-out walked", "bucket-none-date-10pers"),
+    ("fan-out walked", "bucket-none-omit-10pers"),
 }
 
 
@@ -94,6 +105,18 @@ def test_a_scan_of_150_pages_runs_at_the_servers_rate(server: Server) -> None:
 @pytest.mark.parametrize("server", _cells("fan-out"))
 def test_a_fan_out_started_after_another_client_spent_the_budget_recovers_in_windows(server: Server) -> None:
     run = measure(server, functools.partial(fan_out_after_spent, calls=100, concurrency=16))
+    assert run.calls == 100
+    _within_bound(server, run, 100)
+    assert run.refused <= _max_429s(server, with_headers=3, without=10)
+
+
+@pytest.mark.parametrize("server", _cells("fan-out walked"))
+def test_a_fan_out_started_after_another_client_walked_the_budget_away_recovers_in_windows(
+    server: Server,
+) -> None:
+    # The walker's requests leave a sliding log one at a time over the next window: the fan-out
+    # meets a budget that comes back gradually, and a 429 there tells only a floor of it.
+    run = measure(server, functools.partial(fan_out_after_walked, calls=100, concurrency=16))
     assert run.calls == 100
     _within_bound(server, run, 100)
     assert run.refused <= _max_429s(server, with_headers=3, without=10)
