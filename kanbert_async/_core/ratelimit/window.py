@@ -67,8 +67,8 @@ class LearnedBudget(msgspec.Struct):
 
     A count is only a floor unless the window it came from was ours from its start (others may have
     used some); a floor doubles each window it is used whole (until a window refuses the step), an
-    exact count grows by one after :data:`GROW_EVERY` windows used whole, and a 429 after such a step
-    doubles the wait for the next.
+    exact count (or a floor that stopped doubling) grows by one after :data:`GROW_EVERY` windows used
+    whole, and a 429 before a window was used whole after such a step doubles the wait for the next.
     """
 
     count: int | None = None
@@ -77,6 +77,7 @@ class LearnedBudget(msgspec.Struct):
     _grow_every: int = GROW_EVERY
     _doubled_from: int | None = None  # the floor the count last doubled from
     _doubles: bool = True  # a floor doubles until a window refuses the step
+    _stepped_at: float | None = None  # a step up by one on trial since then (no whole window yet)
 
     def learn(self, passed: int, *, exact: bool, now: float) -> None:
         """A 429 ended a window in which ``passed`` of ours passed (``exact``: all of that window)."""
@@ -88,9 +89,10 @@ class LearnedBudget(msgspec.Struct):
             # fixed window's end). Doubling again would meet the same 429s every other window: it
             # grows as an exact count does from now on.
             passed, self._doubles = floor, False
+        if self._stepped_at is not None:
+            self._grow_every *= 2  # the step up by one, on trial, was one too many
+            self._stepped_at = None
         if self.count is not None and self.exact:
-            if exact and passed < self.count - 1:
-                self._grow_every *= 2  # the last step up was one too many
             passed = min(passed, self.count)
         self.count = passed
         self.exact = self.exact or exact
@@ -106,9 +108,12 @@ class LearnedBudget(msgspec.Struct):
         """``in_window`` requests of ours passed within the last window: try more if that was all."""
         if self.count is None or in_window < self.count - 1:
             return
+        if self._stepped_at is not None and in_window >= self.count and now - self._stepped_at >= window:
+            self._stepped_at = None  # a window let all of the stepped-up count through: it holds
         doubles = self._doubles and not self.exact
         if now - self._grown_at >= window * (1 if doubles else self._grow_every):
             self._doubled_from = self.count if doubles else None
+            self._stepped_at = None if doubles else now
             self.count += self.count if doubles else 1
             self._grown_at = now
 

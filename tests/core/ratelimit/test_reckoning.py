@@ -32,3 +32,24 @@ def test_without_headers_a_floor_whose_doubling_a_window_refused_keeps_what_pass
     assert budget.count == 20, "not doubled again a window later"
     budget.used(20, 1.0, now=2.6 + GROW_EVERY + 0.1)
     assert budget.count == 21, "one more after several whole windows, as an exact count grows"
+
+
+def test_without_headers_a_step_up_by_one_that_meets_a_429_waits_twice_as_many_windows_for_the_next() -> None:
+    # A fixed window of 20 behind a floor of 20 that stopped doubling: every try of 21 meets a 429
+    # near the end of a window, and each costs the rest of that window. A try that failed is made
+    # half as often from then on; one that a window let through whole is kept.
+    budget = LearnedBudget(count=20)
+    budget._doubles = False
+    budget.used(20, 1.0, now=GROW_EVERY + 0.1)
+    assert budget.count == 21
+    budget.used(20, 1.0, now=GROW_EVERY + 1.2)  # 20 passed in a window: not yet all 21
+    budget.learn(20, exact=False, now=GROW_EVERY + 1.5)
+    assert budget.count == 20
+    budget.used(20, 1.0, now=2 * GROW_EVERY + 2.0)
+    assert budget.count == 20, "not tried again after the usual windows"
+    budget.used(20, 1.0, now=3 * GROW_EVERY + 2.0)
+    assert budget.count == 21, "but after twice as many"
+    budget.used(21, 1.0, now=3 * GROW_EVERY + 3.1)  # all 21 passed in a window: the step holds
+    budget.learn(21, exact=False, now=3 * GROW_EVERY + 4.0)
+    budget.used(21, 1.0, now=5 * GROW_EVERY + 4.1)
+    assert budget.count == 22, "a later 429 does not slow the next try"
