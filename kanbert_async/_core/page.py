@@ -7,6 +7,7 @@ from a :class:`PageSource` (the client, for a list operation), guard each cursor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from .list_args import ListArgs
     from .reporting import ResponseInfo
 
-__all__ = ["CursorGuard", "FetchPage", "Items", "Page", "PageIterator", "PageSource", "item_key"]
+__all__ = ["CursorGuard", "FetchPage", "Items", "Page", "PageIterator", "PageSource", "SeenKeys", "item_key"]
 
 T = TypeVar("T")
 
@@ -120,6 +121,37 @@ class PageIterator(Protocol[T]):
 
 def item_key(item: Any) -> Any:
     return getattr(item, "id", None)
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class SeenKeys:
+    """The item keys a listing has handed out, to tell an item seen before (a scan keeps every one).
+
+    A key spelled as a canonical UUID (lowercase hex and dashes, as the sandbox and many APIs write
+    ids) is kept as its 128-bit number: about half the memory of the string, which an export of a
+    million records feels. Only that one spelling is converted, so two different keys never meet as
+    one number; every other key is kept as it is.
+    """
+
+    def __init__(self) -> None:
+        self._uuids: set[int] = set()
+        self._others: set[Any] = set()
+
+    def __len__(self) -> int:
+        return len(self._uuids) + len(self._others)
+
+    def add(self, key: Any) -> bool:
+        """Remember ``key``; whether it is new."""
+        if isinstance(key, str) and len(key) == 36 and _CANONICAL_UUID.fullmatch(key):
+            seen, kept = self._uuids, int(key.replace("-", ""), 16)
+        else:
+            seen, kept = self._others, key
+        if kept in seen:
+            return False
+        seen.add(kept)
+        return True
 
 
 class CursorGuard:

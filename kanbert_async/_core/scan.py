@@ -25,7 +25,7 @@ from .errors import InvalidRequestError, first_error
 from .filters.builder import F
 from .filters.tree import Filter
 from .list_args import ListArgs
-from .page import CursorGuard, Items, Page, PageSource, item_key
+from .page import CursorGuard, Items, Page, PageSource, SeenKeys, item_key
 
 __all__ = ["PartitionRange", "PartitionedScan", "ScanStats"]
 
@@ -153,7 +153,7 @@ class PartitionedScan(Generic[T]):
         self._split = split
         self._max_items = max_items
         self._axis = _Axis("datetime" if self._field.type == "datetime" else self._field.type)
-        self._seen: set[Any] = set()
+        self._seen = SeenKeys()
         self._span_high: float | None = None
         self._next_index = 0
         #: Counters, updated as the scan runs.
@@ -301,16 +301,13 @@ class PartitionedScan(Generic[T]):
         fresh = []
         for position, item in enumerate(items):
             key = item_key(item)
-            if key is None:
+            if key is None or self._seen.add(key):
                 fresh.append(position)
-            elif key in self._seen:
+            else:
                 self.stats.duplicates += 1
                 logger.info(
                     "%s: dropped a duplicate of %r (it moved between partitions)", self._operation, key
                 )
-            else:
-                self._seen.add(key)
-                fresh.append(position)
         return fresh
 
     def _steal(self, active: list[_Partition]) -> _Partition | None:
