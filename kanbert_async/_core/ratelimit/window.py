@@ -77,7 +77,7 @@ class LearnedBudget(msgspec.Struct):
     _grow_every: int = GROW_EVERY
     _doubled_from: int | None = None  # the floor the count last doubled from
     _doubles: bool = True  # a floor doubles until a window refuses the step
-    _stepped_at: float | None = None  # a step up by one on trial since then (no whole window yet)
+    _on_trial: bool = False  # a step up by one, taken at _grown_at, not yet let through whole
 
     def learn(self, passed: int, *, exact: bool, now: float) -> None:
         """A 429 ended a window in which ``passed`` of ours passed (``exact``: all of that window)."""
@@ -89,9 +89,9 @@ class LearnedBudget(msgspec.Struct):
             # fixed window's end). Doubling again would meet the same 429s every other window: it
             # grows as an exact count does from now on.
             passed, self._doubles = floor, False
-        if self._stepped_at is not None:
+        if self._on_trial:
             self._grow_every *= 2  # the step up by one, on trial, was one too many
-            self._stepped_at = None
+            self._on_trial = False
         if self.count is not None and self.exact:
             passed = min(passed, self.count)
         self.count = passed
@@ -108,12 +108,12 @@ class LearnedBudget(msgspec.Struct):
         """``in_window`` requests of ours passed within the last window: try more if that was all."""
         if self.count is None or in_window < self.count - 1:
             return
-        if self._stepped_at is not None and in_window >= self.count and now - self._stepped_at >= window:
-            self._stepped_at = None  # a window let all of the stepped-up count through: it holds
+        if self._on_trial and in_window >= self.count and now - self._grown_at >= window:
+            self._on_trial = False  # a window let all of the stepped-up count through: it holds
         doubles = self._doubles and not self.exact
         if now - self._grown_at >= window * (1 if doubles else self._grow_every):
             self._doubled_from = self.count if doubles else None
-            self._stepped_at = None if doubles else now
+            self._on_trial = not doubles
             self.count += self.count if doubles else 1
             self._grown_at = now
 
