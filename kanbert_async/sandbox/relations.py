@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -25,12 +24,6 @@ from .records import LineItemRecord, Plan
 from .vocabulary import COST_TITLES, LINE_TITLES, SERVICES, TAX_RATES, money, new_id, uuid_from_bits
 
 __all__ = ["RelationFactory", "Totals"]
-
-
-_LINE_INTERVALS = (OfferUnitIntervalType.once, OfferUnitIntervalType.monthly, OfferUnitIntervalType.yearly)
-#: Cumulative weights 8:3:1: ``rng.choices(_LINE_INTERVALS, (8, 3, 1))[0]`` is this bisection of one
-#: ``rng.random()``, spelled out because it runs for every line item of every invoice at start-up.
-_LINE_INTERVAL_WEIGHTS = (8, 11, 12)
 
 
 class _Line(NamedTuple):
@@ -55,6 +48,7 @@ class _Line(NamedTuple):
     base: float
     without_discount: float
     net: float
+    gross: float
     id_bits: int
     excluded: bool
     purchase_price_bound: bool
@@ -122,7 +116,10 @@ class RelationFactory:
         metric = rng.choice(self._metrics)
         title = rng.choice(LINE_TITLES)
         tax = rng.choice(TAX_RATES)
-        interval_type = _LINE_INTERVALS[bisect_right(_LINE_INTERVAL_WEIGHTS, rng.random() * 12.0, 0, 2)]
+        interval_type = rng.choices(
+            (OfferUnitIntervalType.once, OfferUnitIntervalType.monthly, OfferUnitIntervalType.yearly),
+            (8, 3, 1),
+        )[0]
         interval = None if interval_type is OfferUnitIntervalType.once else rng.choice((1, 3, 6))
         item_project = (
             project if rng.random() < 0.9 else (rng.choice(self._projects) if self._projects else None)
@@ -151,6 +148,7 @@ class RelationFactory:
             net = money(net * (1 - discount_factor / 100))
         if discount_absolute is not None:
             net = money(net - discount_absolute * (amount if discount_bound else 1))
+        gross = money(net * (1 + tax / 100))
         id_bits = rng.getrandbits(128)
         excluded = rng.random() < 0.1
         purchase_price_bound = rng.random() < 0.8
@@ -158,7 +156,7 @@ class RelationFactory:
         return _Line(
             kind, order, headed, metric, title, tax, interval_type, interval, item_project, price, amount,
             discount_factor, discount_absolute, discount_bound, purchase_price, factor, base,
-            without_discount, net, id_bits, excluded, purchase_price_bound, updated_after,
+            without_discount, net, gross, id_bits, excluded, purchase_price_bound, updated_after,
         )  # fmt: skip
 
     @staticmethod
@@ -177,7 +175,7 @@ class RelationFactory:
             total_net=line.net,
             total_gross_base=money(line.base * (1 + tax / 100)),
             total_gross_without_discount=money(line.without_discount * (1 + tax / 100)),
-            total_gross=money(line.net * (1 + tax / 100)),
+            total_gross=line.gross,
             tax_factor=tax,
             metric=line.metric,
             project=line.project,
@@ -269,9 +267,8 @@ class RelationFactory:
     ) -> Totals:
         """The sums a record shows, computed from the relations it will serve."""
         lines = list(self._lines(plan, project))
-        # The same sums the served line items give: total_gross is rounded from net as it is there.
         net = sum(line.net for line in lines)
-        tax = sum(money(line.net * (1 + line.tax / 100)) - line.net for line in lines)
+        tax = sum(line.gross - line.net for line in lines)
         eligible = sum(line.net for line in lines if not line.excluded)
         discounted = net
         for discount in self.discounts(plan):
