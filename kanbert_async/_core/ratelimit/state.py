@@ -100,7 +100,8 @@ class RateLimitState(msgspec.Struct):
     _cooldown_until: float = -math.inf
     _echoes_until: int = 0
     _blind_backoff: float = BLIND_BACKOFF
-    # A 429 that said nothing, in the opener's window: the first to pass after it bounds the window.
+    # A 429 that said nothing, in the opener's window (then the last refused before any passed):
+    # the first to pass after it bounds the window.
     _blind: tuple[Ticket, Ticket] | None = None
     # A cooldown moved earlier to when the window's first request comes back: the end the server
     # stated. The opener let go before it went on our reckoning alone: a 429 to it proves the move
@@ -143,7 +144,10 @@ class RateLimitState(msgspec.Struct):
         else:
             available, comes_back = self._budget(now)
             if available < 1:
-                due = comes_back or self._stated_reset(now) or self._probe_at(now)
+                # Back when our reckoning or the server's reset says; with neither, one request
+                # finds out (a 429's wait measures it).
+                reset = self._reset_at if self._reset_at is not None and self._reset_at > now else None
+                due = comes_back or reset or (now if self.in_flight == 0 else None)
                 if due is None or due > now:
                     return due
             elif self._remaining - self.in_flight < 1 and available >= 2:
@@ -181,13 +185,6 @@ class RateLimitState(msgspec.Struct):
         out = None if limit is None else limit - self._remaining
         back, comes_back = self._counted.came_back(self._low_counted, now, window, self._margin, out)
         return left + back, comes_back
-
-    def _probe_at(self, now: float) -> float | None:
-        """Spent, and nothing says when it returns: one request finds out (a 429's wait measures it)."""
-        return now if self.in_flight == 0 else None
-
-    def _stated_reset(self, now: float) -> float | None:
-        return self._reset_at if self._reset_at is not None and self._reset_at > now else None
 
     def adopt(self, sent_at: float) -> Ticket:
         """Take on a request another budget's gate let go at ``sent_at`` (it counted in this one)."""
@@ -317,6 +314,8 @@ class RateLimitState(msgspec.Struct):
             self._sharpen = False  # let go at a sharpened end, and still too early
         if ticket.number <= self._echoes_until:
             return
+        if self._blind is not None and ticket.sent_at > self._blind[1].sent_at:
+            self._blind = (self._blind[0], ticket)  # refused again before any passed: it still runs
         self._stated_end = -math.inf
         opener = self._opener
         not_ours = self._remaining is None and self._opened_in_a_window_not_ours(ticket, opener)
@@ -403,15 +402,16 @@ class RateLimitState(msgspec.Struct):
         """Without headers, a 429 tells what a window admits: exactly, when the window began with our
         first request after a cooldown (all that passed since it; nothing, when it was ``ours`` only
         by our reckoning and proved not); else about what passed in the last window — a floor, as
-        others may have used some, or an overcount across a fixed window's end."""
+        others may have used some, or an overcount across a fixed window's end (nothing, when none
+        of ours did: another client took that window)."""
         window = self.window.seconds
         if window is None:
             return  # not known yet: what passed "within" it means nothing
         passed = self._passed_since_opened(refused, opener)
         if passed is not None and ours:
             self.learned.learn(passed, exact=True, now=now)
-        elif passed is None:
-            self.learned.learn(self._sent_within_window(refused.sent_at), exact=False, now=now)
+        elif passed is None and (within := self._sent_within_window(refused.sent_at)):
+            self.learned.learn(within, exact=False, now=now)
         self._learned_at = refused
         self._pace_from_recent(now, in_flight=0)
 

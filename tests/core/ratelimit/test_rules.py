@@ -296,9 +296,9 @@ class VirtualClock:
         return self.now
 
 
-def _fixed_window_of_ten() -> tuple[Throttle, VirtualClock]:
+def _fixed_window_of_ten(seconds: float = 1.0) -> tuple[Throttle, VirtualClock]:
     clock = VirtualClock()
-    return make_throttle(RateLimit(10, 1.0), "fixed", clock=clock), clock
+    return make_throttle(RateLimit(10, seconds), "fixed", clock=clock), clock
 
 
 def _run(throttle: Throttle, clock: VirtualClock, state: RateLimitState, until: float) -> list[float]:
@@ -351,6 +351,45 @@ def test_without_headers_an_exact_budget_tries_one_more_only_after_several_whole
     _run(throttle, clock, state, until=learned_at + GROW_EVERY + 3)
     assert state._echoes_until > refused, "it tried 11 and met a 429"
     assert state.learned.count == 10, "and is back at 10"
+
+
+def test_without_headers_a_429_to_the_first_request_after_a_cooldown_leaves_the_budget_as_learned() -> None:
+    # Another client of the token took the window that opened as the cooldown ended: nothing of
+    # ours passed in it, so it says nothing of how many a window admits.
+    throttle, clock = _fixed_window_of_ten()
+    state = RateLimitState()
+    _run(throttle, clock, state, until=3.0)
+    last = state.admit(state._tat)
+    assert isinstance(last, Ticket)
+    state.on_answer(last, 429, Observation(retry_after=1.0), last.sent_at)
+    learned = state.learned.count
+    assert learned is not None and learned >= 9 and state.learned.exact
+    opener = state.admit(state.cooldown_until)
+    assert isinstance(opener, Ticket)
+    state.on_answer(opener, 429, Observation(retry_after=1.0), opener.sent_at)
+    assert state.learned.count == learned and state.learned.exact
+
+
+def test_a_two_second_window_that_says_nothing_is_measured_from_the_probe_it_still_refused() -> None:
+    # Ten per two seconds, one request at a time answered 50 ms after it left, 429s that state no
+    # wait: the probe after the backoff is refused too, so the window that began with the first
+    # request outlasts it (a second's backoff is not the window).
+    throttle, clock = _fixed_window_of_ten(seconds=2.0)
+    state = RateLimitState()
+    now, refused = 0.0, 0
+    while state.window.seconds is None:
+        admitted = state.admit(now)
+        if not isinstance(admitted, Ticket):
+            assert admitted is not None
+            now = admitted
+            continue
+        clock.now = now
+        allowed = throttle.hit("token").allowed
+        now += 0.05
+        state.on_answer(admitted, 200 if allowed else 429, Observation(), now)
+        refused += not allowed
+    assert refused == 2, "the 429 that ended the window, and the probe a backoff later"
+    assert state.window.seconds == 2.0
 
 
 def test_without_headers_a_window_that_let_one_through_after_a_sharpened_end_is_not_the_budget() -> None:
