@@ -7,18 +7,17 @@ Every rule answers a server behaviour:
 - **"Remaining: r"**: spend what the server says is left, no more. Concurrent requests reach it in
   any order, so the budget is the *lowest* count stated (a higher one is older, unless its request
   left after the server made the lower count: then it gave some back), less what is in flight.
-- **What was spent comes back**: each request that counted comes back one window after the server
-  counted it (when it left, plus however longer than the quickest its round trip took).
-  That holds for every throttle — a fixed window gives it back at or before then, a sliding log
-  exactly then, a bucket of ``limit`` per window on average then — and no more comes back than the
-  count said was out. The window is stated (``RateLimit-Policy``) or measured — between a window's
-  first request (Remaining one below the limit) and a 429 in it, or the next window's first — never
-  assumed. Several coming back at once by our reckoning alone: one request tests it first.
+- **What was spent comes back** one window after the server counted it (when it left, plus however
+  longer than the quickest its round trip took): a fixed window gives it back at or before then, a
+  sliding log exactly then, a bucket of ``limit`` per window on average then; no more comes back
+  than the count said was out. The window is stated (``RateLimit-Policy``) or measured — between a
+  window's first request (Remaining one below the limit) and a 429 in it, or the next window's
+  first — never assumed. Several coming back at once by our reckoning alone: one tests it first.
 - **Spent, and the window not known**: wait for the stated reset, if any; else one probe finds out.
 - **A 429**: everyone waits once, for the stated time (``Retry-After`` or a reset, in seconds or as
   a date; a whole-second statement sharpened by when the window's first request comes back, until
-  a 429 proves that too early). A 429 that states nothing: a probe after a backoff that doubles.
-  429s to requests sent before the wait began are echoes of the same overload.
+  a 429 proves that too early). A 429 that states nothing: one probe, alone, after a backoff that
+  doubles. 429s to requests sent before the wait began are echoes of the same overload.
 - **No rate-limit headers at all**: what passed in a window before its 429 is what a window admits
   (:class:`~.window.LearnedBudget`); it is sent evenly paced.
 """
@@ -115,8 +114,7 @@ class RateLimitState(msgspec.Struct):
     _learned_at: Ticket | None = None
 
     def __post_init__(self) -> None:
-        rate = self.rate
-        if rate is not None and not (rate > 0 and math.isfinite(rate)):
+        if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
             raise ValueError("rate must be a positive number of requests per second, or None")
 
     @property
@@ -134,6 +132,8 @@ class RateLimitState(msgspec.Struct):
         the next answer)."""
         if now < self._cooldown_until:
             return self._cooldown_until
+        if self._blind is not None and self.in_flight:
+            return None  # after a 429 that said nothing, one probe finds out, alone
         pace, testing = self.rate, False
         if self._remaining is None:
             learned = self._learned_pace()

@@ -255,6 +255,33 @@ def test_a_window_measured_a_little_over_a_whole_second_is_that_second() -> None
     assert window.seconds == 2.0, "a 429 proving it longer moves to the next whole second"
 
 
+def test_after_a_429_that_says_nothing_one_probe_goes_alone_until_one_passes() -> None:
+    # A gateway's bare 429: the requests the slow start had let grow in flight must not all go at
+    # the end of the backoff; one finds out whether the window is over, the rest wait for its answer.
+    state = RateLimitState()
+    for now in (0.0, 0.05, 0.1, 0.15):  # slow start: several in flight by now
+        answer(state, admit_all(state, now), now + 0.05, Observation())
+    in_flight = admit_all(state, 0.2)
+    assert len(in_flight) >= 3
+    for refused in in_flight:
+        state.on_answer(refused, 429, Observation(), 0.25)
+    [probe] = admit_all(state, state.cooldown_until)
+    state.on_answer(probe, 429, Observation(), probe.sent_at + 0.05)
+    [second] = admit_all(state, state.cooldown_until)
+    assert second.sent_at == pytest.approx(probe.sent_at + 0.05 + 2 * BLIND_BACKOFF)
+    state.on_answer(second, 200, Observation(), second.sent_at + 0.05)
+    third = _next_ticket(state, second.sent_at + 0.05)
+    _next_ticket(state, third.sent_at)  # the window is over: no longer one at a time
+
+
+def _next_ticket(state: RateLimitState, now: float) -> Ticket:
+    """The next request ``state`` lets go from ``now`` on, without any answer coming."""
+    while not isinstance(admitted := state.admit(now), Ticket):
+        assert admitted is not None, "it waits for an answer"
+        now = admitted
+    return admitted
+
+
 def test_laravel_saying_now_after_its_window_could_have_ended_is_probed_at_once() -> None:
     # Laravel floors its wait: "Retry-After: 0" answered after a second since our first request
     # went means the window may have ended already.
