@@ -19,13 +19,24 @@ GROW_EVERY = 8
 WHOLE_SECOND_SLACK = 0.1
 
 
+#: Bounds no wider than this come from whole-second statements, which a server may round either
+#: way (Laravel down, others up), not from probing.
+ROUNDING_SPAN = 1.5
+
+
 def _whole_window(low: float, high: float) -> float:
     """A window length from its bounds. Servers count windows in whole seconds (every time they
-    state is in whole seconds), so: the shortest whole number of seconds the bounds admit (a 429
-    that proves it too short moves to the next), else the whole seconds around ``high`` — bounds
-    under a second come from a bucket's next token, not from a window."""
+    state is in whole seconds), so a whole number of seconds the bounds admit: the shortest (a 429
+    that proves it too short moves to the next), or, from bounds within a statement's rounding,
+    the one nearest their middle (Laravel's minute is not 59 s because it rounds down); else the
+    whole seconds around ``high`` — bounds under a second come from a bucket's next token."""
     whole = max(1, math.ceil(low - WHOLE_SECOND_SLACK))
-    return float(whole if whole <= high + 1e-6 else max(1, math.ceil(high - 1e-6)))
+    if whole > high + 1e-6:
+        return float(max(1, math.ceil(high - 1e-6)))
+    if high - low <= ROUNDING_SPAN:
+        nearest = math.floor((low + high) / 2 + 0.5)
+        return float(min(max(whole, math.floor(high + 1e-6)), max(whole, nearest)))
+    return float(whole)
 
 
 class WindowEstimate(msgspec.Struct):

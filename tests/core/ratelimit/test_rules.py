@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 
 import pytest
 
@@ -15,28 +14,16 @@ from kanbert_async._core.ratelimit import (
     Ticket,
 )
 from kanbert_async._core.ratelimit.state import BLIND_BACKOFF, RESET_MARGIN, SLOW_START_LIMIT
-from kanbert_async._core.ratelimit.window import GROW_EVERY, WindowEstimate
-from kanbert_async.sandbox.ratelimit import RateLimit, Throttle, make_throttle
+from kanbert_async._core.ratelimit.window import WindowEstimate
+from kanbert_async.sandbox.ratelimit import RateLimit, limit_headers, make_throttle
+
+from .steps import VirtualClock, admit_all, answer
 
 UNIX = 1_780_000_000.0
 
 
 def laravel(remaining: int, limit: int = 10) -> Observation:
     return Observation(limit=limit, remaining=remaining)
-
-
-def admit_all(state: RateLimitState, now: float) -> list[Ticket]:
-    """Every request the state lets go at ``now``."""
-    tickets = []
-    while isinstance(ticket := state.admit(now), Ticket):
-        tickets.append(ticket)
-    return tickets
-
-
-def answer(state: RateLimitState, tickets: list[Ticket], now: float, seen: Observation) -> None:
-    """Every one of ``tickets`` passed at ``now``, the server saying ``seen``."""
-    for ticket in tickets:
-        state.on_answer(ticket, 200, seen, now)
 
 
 def spend_the_first_window(state: RateLimitState) -> None:
@@ -224,16 +211,6 @@ def test_a_429_to_the_request_sent_at_a_sharpened_end_stops_sharpening() -> None
     assert not state._sharpen
 
 
-def test_a_429_that_says_nothing_is_probed_after_a_backoff_that_doubles() -> None:
-    state = RateLimitState()
-    [first] = admit_all(state, 0.0)
-    state.on_answer(first, 429, Observation(), 0.05)
-    assert state.cooldown_until == pytest.approx(0.05 + BLIND_BACKOFF)
-    [probe] = admit_all(state, state.cooldown_until)
-    state.on_answer(probe, 429, Observation(), 1.1)
-    assert state.cooldown_until == pytest.approx(1.1 + 2 * BLIND_BACKOFF)
-
-
 def test_a_laravel_window_seen_to_start_again_is_measured_without_a_429() -> None:
     # Laravel's Remaining counts down, then is one below the limit again: a new window began.
     state = RateLimitState()
@@ -255,31 +232,26 @@ def test_a_window_measured_a_little_over_a_whole_second_is_that_second() -> None
     assert window.seconds == 2.0, "a 429 proving it longer moves to the next whole second"
 
 
-def test_after_a_429_that_says_nothing_one_probe_goes_alone_until_one_passes() -> None:
-    # A gateway's bare 429: the requests the slow start had let grow in flight must not all go at
-    # the end of the backoff; one finds out whether the window is over, the rest wait for its answer.
+def test_laravels_minute_is_measured_as_a_minute_though_its_statements_round_down() -> None:
+    # Laravel's default API throttle, 60 a minute: its reset header is the window's end rounded down
+    # to the unix second, its Retry-After whole seconds rounded down too, so the window's bounds
+    # straddle 59 and 60 s. Answers come 20 ms after requests leave; the wall clock is not aligned
+    # to the second.
+    clock = VirtualClock()
+    throttle = make_throttle(RateLimit(60, 60.0), "fixed", clock=clock)
     state = RateLimitState()
-    for now in (0.0, 0.05, 0.1, 0.15):  # slow start: several in flight by now
-        answer(state, admit_all(state, now), now + 0.05, Observation())
-    in_flight = admit_all(state, 0.2)
-    assert len(in_flight) >= 3
-    for refused in in_flight:
-        state.on_answer(refused, 429, Observation(), 0.25)
-    [probe] = admit_all(state, state.cooldown_until)
-    state.on_answer(probe, 429, Observation(), probe.sent_at + 0.05)
-    [second] = admit_all(state, state.cooldown_until)
-    assert second.sent_at == pytest.approx(probe.sent_at + 0.05 + 2 * BLIND_BACKOFF)
-    state.on_answer(second, 200, Observation(), second.sent_at + 0.05)
-    third = _next_ticket(state, second.sent_at + 0.05)
-    _next_ticket(state, third.sent_at)  # the window is over: no longer one at a time
-
-
-def _next_ticket(state: RateLimitState, now: float) -> Ticket:
-    """The next request ``state`` lets go from ``now`` on, without any answer coming."""
-    while not isinstance(admitted := state.admit(now), Ticket):
-        assert admitted is not None, "it waits for an answer"
-        now = admitted
-    return admitted
+    now = 0.0
+    while state.window.seconds is None:
+        admitted = state.admit(now)
+        if not isinstance(admitted, Ticket):
+            now = admitted if admitted is not None else now + 0.02
+            continue
+        clock.now = now
+        verdict = throttle.hit("token")
+        headers = limit_headers(verdict, "laravel", "seconds", wall=UNIX + 0.37 + now)
+        seen = Observation.from_headers(headers, unix_now=UNIX + 0.39 + now)
+        state.on_answer(admitted, 200 if verdict.allowed else 429, seen, now + 0.02, UNIX + 0.39 + now)
+    assert state.window.seconds == 60.0
 
 
 def test_laravel_saying_now_after_its_window_could_have_ended_is_probed_at_once() -> None:
@@ -310,135 +282,6 @@ def test_a_whole_second_zero_refused_again_is_probed_within_the_second_not_at_a_
     [probe] = admit_all(state, state.cooldown_until)
     state.on_answer(probe, 429, Observation(retry_after=0.0), 1.1)
     assert state.cooldown_until == pytest.approx(2.1)
-
-
-# -- no rate-limit headers at all ------------------------------------------------------------------
-
-
-class VirtualClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _fixed_window_of_ten(seconds: float = 1.0) -> tuple[Throttle, VirtualClock]:
-    clock = VirtualClock()
-    return make_throttle(RateLimit(10, seconds), "fixed", clock=clock), clock
-
-
-def _run(throttle: Throttle, clock: VirtualClock, state: RateLimitState, until: float) -> list[float]:
-    passed: list[float] = []
-    now = 0.0
-    while now < until:
-        clock.now = now
-        admitted = state.admit(now)
-        if isinstance(admitted, Ticket):
-            verdict = throttle.hit("token")
-            seen = Observation() if verdict.allowed else Observation(retry_after=1.0)
-            state.on_answer(admitted, 200 if verdict.allowed else 429, seen, now)
-            if verdict.allowed:
-                passed.append(now)
-        else:
-            now = admitted if admitted is not None else now + 0.01
-    return passed
-
-
-def test_without_headers_what_a_window_let_through_is_learned_and_sent_evenly_paced() -> None:
-    throttle, clock = _fixed_window_of_ten()
-    state = RateLimitState()
-    passed = _run(throttle, clock, state, until=6.0)
-    assert state.window.seconds == 1.0 and state.learned.count == 10 and state.learned.exact
-    late = [t for t in passed if t > 3.0]
-    gaps = [b - a for a, b in itertools.pairwise(late)]
-    assert min(gaps) == pytest.approx((1.0 + RESET_MARGIN) / 10), "no window of any kind sees more than 10"
-    assert len(late) >= 28
-
-
-def test_without_headers_a_budget_from_a_window_we_did_not_see_whole_is_a_floor_that_doubles() -> None:
-    throttle, clock = _fixed_window_of_ten()
-    for _ in range(7):
-        throttle.hit("token")  # another client of the token used most of the first window
-    state = RateLimitState()
-    _run(throttle, clock, state, until=0.9)
-    assert state.learned.count == 3 and not state.learned.exact
-    _run(throttle, clock, state, until=6.0)
-    assert state.learned.count == 10 and state.learned.exact, "doubled past it, then met its 429"
-
-
-def test_without_headers_an_exact_budget_tries_one_more_only_after_several_whole_windows() -> None:
-    throttle, clock = _fixed_window_of_ten()
-    state = RateLimitState()
-    _run(throttle, clock, state, until=3.0)
-    assert state.learned.count == 10 and state.learned.exact
-    learned_at, refused = state.learned._grown_at, state._echoes_until
-    _run(throttle, clock, state, until=learned_at + GROW_EVERY - 0.5)
-    assert state.learned.count == 10 and state._echoes_until == refused, "no 429 while it keeps to 10"
-    _run(throttle, clock, state, until=learned_at + GROW_EVERY + 3)
-    assert state._echoes_until > refused, "it tried 11 and met a 429"
-    assert state.learned.count == 10, "and is back at 10"
-
-
-def test_without_headers_a_429_to_the_first_request_after_a_cooldown_leaves_the_budget_as_learned() -> None:
-    # Another client of the token took the window that opened as the cooldown ended: nothing of
-    # ours passed in it, so it says nothing of how many a window admits.
-    throttle, clock = _fixed_window_of_ten()
-    state = RateLimitState()
-    _run(throttle, clock, state, until=3.0)
-    last = state.admit(state._tat)
-    assert isinstance(last, Ticket)
-    state.on_answer(last, 429, Observation(retry_after=1.0), last.sent_at)
-    learned = state.learned.count
-    assert learned is not None and learned >= 9 and state.learned.exact
-    opener = state.admit(state.cooldown_until)
-    assert isinstance(opener, Ticket)
-    state.on_answer(opener, 429, Observation(retry_after=1.0), opener.sent_at)
-    assert state.learned.count == learned and state.learned.exact
-
-
-def test_a_two_second_window_that_says_nothing_is_measured_from_the_probe_it_still_refused() -> None:
-    # Ten per two seconds, one request at a time answered 50 ms after it left, 429s that state no
-    # wait: the probe after the backoff is refused too, so the window that began with the first
-    # request outlasts it (a second's backoff is not the window).
-    throttle, clock = _fixed_window_of_ten(seconds=2.0)
-    state = RateLimitState()
-    now, refused = 0.0, 0
-    while state.window.seconds is None:
-        admitted = state.admit(now)
-        if not isinstance(admitted, Ticket):
-            assert admitted is not None
-            now = admitted
-            continue
-        clock.now = now
-        allowed = throttle.hit("token").allowed
-        now += 0.05
-        state.on_answer(admitted, 200 if allowed else 429, Observation(), now)
-        refused += not allowed
-    assert refused == 2, "the 429 that ended the window, and the probe a backoff later"
-    assert state.window.seconds == 2.0
-
-
-def test_without_headers_a_window_that_let_one_through_after_a_sharpened_end_is_not_the_budget() -> None:
-    # A sliding log gives back one request at a time: a cooldown sharpened to when the window's
-    # first request comes back ends in a window that was not the client's from its start.
-    state = RateLimitState()
-    state.window.state(1.0)
-    for now in (0.0, 0.05, 0.1, 0.15):  # slow start
-        answer(state, admit_all(state, now), now + 0.05, Observation())
-    for refused in admit_all(state, 0.2):
-        state.on_answer(refused, 429, Observation(retry_after=1.0, coarse=True), 0.25)
-    floor = state.learned.count
-    assert floor is not None and floor > 2 and not state.learned.exact
-    assert state.cooldown_until == pytest.approx(1.0 + RESET_MARGIN), "sharpened"
-    opener = state.admit(1.01)
-    assert isinstance(opener, Ticket)
-    state.on_answer(opener, 200, Observation(), 1.06)
-    second = state.admit(state._tat)
-    assert isinstance(second, Ticket)
-    state.on_answer(second, 429, Observation(retry_after=1.0, coarse=True), second.sent_at + 0.05)
-    assert state.learned.count == floor, "one pass is not what a window admits"
-    assert state.cooldown_until == pytest.approx(second.sent_at + 1.05), "the stated wait from now on"
 
 
 # -- requests without an answer ------------------------------------------------------------------
