@@ -3,7 +3,9 @@ the conformance matrix; ``bench/throttles.py`` runs the full cells against the s
 
 Servers: a fixed window (Laravel's, opened by the first hit), a token bucket (gateways) and a
 sliding log; each states its limit Laravel's way, the IETF way, or not at all (a 429 with
-``Retry-After`` in seconds, as a date, or nothing). 50 ms round trips, 1 s windows.
+``Retry-After`` in seconds, as a date, or nothing). 50 ms round trips, 1 s windows. Windows of 2 s
+to a minute and other latencies: ``python -m tests.core.ratelimit.matrix`` (a developer tool; judge a
+limiter change by it, not by these cells alone).
 """
 
 from __future__ import annotations
