@@ -17,9 +17,10 @@ import functools
 import itertools
 import sys
 
-from kanbert_async.sandbox.ratelimit import ALGORITHMS, HeaderStyle, RetryAfter
+from kanbert_async.sandbox.ratelimit import ALGORITHMS
 
 from .simulation import (
+    STYLES,
     Server,
     export_killed_and_resumed,
     export_uninterrupted,
@@ -31,13 +32,6 @@ from .simulation import (
 
 RATES = "5/s,10/s,15/s,20/s,25/s,50/s,20/2s,30/10s,60/60s"
 LATENCIES = "0.02,0.05,0.15"
-STYLES: list[tuple[HeaderStyle, RetryAfter]] = [
-    ("none", "seconds"),
-    ("none", "date"),
-    ("none", "omit"),
-    ("laravel", "seconds"),
-    ("ietf", "seconds"),
-]
 WORKLOADS = {
     "scan": (functools.partial(walkers, calls=150, concurrency=8), 150),
     "fan": (functools.partial(fan_out_after_spent, calls=100, concurrency=16), 100),

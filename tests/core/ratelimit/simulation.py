@@ -27,6 +27,16 @@ from kanbert_async.sandbox.ratelimit import (
 from .memory_store import MemoryBackend
 from .virtual_time import run_virtual
 
+#: Every way a server's answers speak of its limit: Laravel's headers, the IETF's, or none (a 429
+#: with ``Retry-After`` in seconds, as a date, or nothing).
+STYLES: list[tuple[HeaderStyle, RetryAfter]] = [
+    ("laravel", "seconds"),
+    ("ietf", "seconds"),
+    ("none", "seconds"),
+    ("none", "date"),
+    ("none", "omit"),
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class Server:

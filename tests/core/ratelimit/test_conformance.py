@@ -15,9 +15,10 @@ import itertools
 
 import pytest
 
-from kanbert_async.sandbox.ratelimit import ALGORITHMS, HeaderStyle, RetryAfter
+from kanbert_async.sandbox.ratelimit import ALGORITHMS
 
 from .simulation import (
+    STYLES,
     Run,
     Server,
     cold_burst,
@@ -29,13 +30,6 @@ from .simulation import (
     walkers,
 )
 
-STYLES: list[tuple[HeaderStyle, RetryAfter]] = [
-    ("laravel", "seconds"),
-    ("ietf", "seconds"),
-    ("none", "seconds"),
-    ("none", "date"),
-    ("none", "omit"),
-]
 RATES = ["10/s", "20/s"]
 SERVERS = [
     Server(rate=rate, algorithm=algorithm, headers=headers, retry_after=retry_after)
