@@ -34,8 +34,8 @@ def _whole_window(low: float, high: float) -> float:
     if whole > high + 1e-6:
         return float(max(1, math.ceil(high - 1e-6)))
     if high - low <= ROUNDING_SPAN:
-        nearest = math.floor((low + high) / 2 + 0.5)
-        return float(min(max(whole, math.floor(high + 1e-6)), max(whole, nearest)))
+        longest, nearest = math.floor(high + 1e-6), math.floor((low + high) / 2 + 0.5)
+        return float(max(whole, min(longest, nearest)))
     return float(whole)
 
 

@@ -22,6 +22,7 @@ from kanbert_async.sandbox.ratelimit import ALGORITHMS
 from .simulation import (
     STYLES,
     Server,
+    allowed_seconds,
     export_killed_and_resumed,
     export_uninterrupted,
     fan_out_after_spent,
@@ -46,8 +47,7 @@ def cells_over_a_bar(server: Server) -> list[str]:
     missed = []
     for name, (workload, calls) in WORKLOADS.items():
         run = measure(server, workload)
-        bound = calls / server.per_second
-        allowed = 1.15 * bound + window
+        bound, allowed = calls / server.per_second, allowed_seconds(server, calls)
         if run.elapsed > allowed or run.refused > max_429s:
             missed.append(f"{name}: {run.elapsed / bound:.2f}x/{allowed / bound:.2f} 429={run.refused}")
     whole, resumed = measure(server, export_uninterrupted), measure(server, export_killed_and_resumed)

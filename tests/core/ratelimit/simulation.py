@@ -62,6 +62,11 @@ class Server:
         return f"{self.algorithm}/{self.headers}/{self.retry_after} {self.rate}"
 
 
+def allowed_seconds(server: Server, requests: int) -> float:
+    """The issue's bar for a scan or fan-out: 1.15x the rate-limit bound, plus one window."""
+    return 1.15 * requests / server.per_second + server.limit.window
+
+
 @dataclasses.dataclass
 class Run:
     """What happened: requests the server saw, 429s among them, and how long it all took."""

@@ -21,6 +21,7 @@ from .simulation import (
     STYLES,
     Run,
     Server,
+    allowed_seconds,
     cold_burst,
     export_killed_and_resumed,
     export_uninterrupted,
@@ -79,8 +80,8 @@ def _max_429s(server: Server, *, with_headers: int, without: int) -> int:
 
 
 def _within_bound(server: Server, run: Run, requests: int) -> None:
-    bound = requests / server.per_second
-    assert run.elapsed <= 1.15 * bound + WINDOW, f"{run.elapsed:.2f}s against a bound of {bound:.2f}s"
+    bound, allowed = requests / server.per_second, allowed_seconds(server, requests)
+    assert run.elapsed <= allowed, f"{run.elapsed:.2f}s against a bound of {bound:.2f}s"
 
 
 @pytest.mark.parametrize("server", _cells("burst"))
