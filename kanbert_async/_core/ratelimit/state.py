@@ -351,12 +351,8 @@ class RateLimitState(msgspec.Struct):
             self._blind_backoff = min(_BLIND_BACKOFF_MAX, 2 * self._blind_backoff)
             if in_window and opener is not None:
                 self._blind = (opener, ticket)
-                if (
-                    wait is not None
-                    and self._remaining is not None
-                    and self.window.seconds is None
-                    and first_try
-                ):
+                unmeasured = self._remaining is not None and self.window.seconds is None
+                if wait is not None and unmeasured and first_try:
                     opened = self._opened_by(opener)
                     earliest = opened + max(1.0, math.ceil(ticket.sent_at - opened - 1e-6))
                     if earliest + self._margin < until:
@@ -449,9 +445,11 @@ class RateLimitState(msgspec.Struct):
 
     def _sharpened_until(self, stated: float, coarse: bool, now: float) -> float:
         """A wait stated in whole seconds is rounded up: when the window's first request comes back
-        (a window after it left), if that lies within the rounding, is the sharper answer."""
+        (a window after it left), if that lies within the rounding, is the sharper answer. Not from
+        a window measured as if that request began it when its Remaining showed another had."""
         window, opener = self.window.seconds, self._opener
-        if not (coarse and self._sharpen and window is not None and opener is not None):
+        known = self._remaining is None or self.window.stated or opener == self._proven
+        if not (coarse and self._sharpen and known and window is not None and opener is not None):
             return stated
         back = self._opened_by(opener) + window + self._margin
         if stated - 1.0 < back < stated and back > now:

@@ -197,6 +197,32 @@ def test_a_whole_second_retry_after_is_sharpened_to_when_the_windows_first_reque
     assert state.cooldown_until == pytest.approx(1.0 + RESET_MARGIN)
 
 
+def refused_in_a_minute_our_first_request_heard(remaining: int) -> RateLimitState:
+    """Laravel, 60 a minute: our first request left at 0 and heard ``remaining`` left, a burst then
+    heard "0 left" at 0.1, and a probe sent then met "Retry-After: 59" at 0.15."""
+    state = RateLimitState()
+    [first] = admit_all(state, 0.0)
+    state.on_answer(first, 200, laravel(remaining, limit=60), 0.05)
+    answer(state, admit_all(state, 0.05), 0.1, laravel(0, limit=60))
+    [probe] = admit_all(state, 0.1)
+    state.on_answer(probe, 429, Observation(limit=60, remaining=0, retry_after=59.0), 0.15)
+    assert state.window.seconds is not None, "the 429 measured a window"
+    return state
+
+
+def test_a_minute_another_client_began_is_waited_out_as_stated_not_sharpened_from_our_first() -> None:
+    # Another client of the token began the minute: our first request heard 50 left, not 59. The
+    # minute measured from it (to the 429's Retry-After) is short by when the other began, so when
+    # our first comes back a "minute" later says nothing of the minute's end.
+    state = refused_in_a_minute_our_first_request_heard(50)
+    assert state.cooldown_until == pytest.approx(0.15 + 59.0), "the stated wait, not a sharpened one"
+
+
+def test_a_minute_our_first_request_began_is_sharpened_to_when_it_comes_back() -> None:
+    state = refused_in_a_minute_our_first_request_heard(59)
+    assert state.cooldown_until < 0.15 + 59.0, "sharpened within the statement's rounding"
+
+
 def test_a_429_to_the_request_sent_at_a_sharpened_end_stops_sharpening() -> None:
     state = RateLimitState()
     spend_the_first_window(state)
