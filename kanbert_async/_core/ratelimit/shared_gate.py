@@ -193,6 +193,7 @@ class SharedRateLimiter:
         """Wait until the shared budget (or, while the store is unreachable, our own) lets a request go."""
         while True:
             if self._alone and self._local is not None:
+                self._kick()  # the pump asks the store again: it may have ended while the store was down
                 return await self._local.acquire()
             waiter: asyncio.Future[Ticket | None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)

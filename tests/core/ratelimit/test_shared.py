@@ -236,3 +236,31 @@ def test_a_store_that_fails_leaves_each_process_pacing_itself_until_it_answers_a
     warnings = [r.getMessage() for r in caplog.records if "rate-limit budget" in r.getMessage()]
     assert len(warnings) == 4, "one warning per process"
     assert "memory://test is unavailable (ConnectionError: connection refused)" in warnings[0]
+
+
+def test_a_process_pacing_itself_alone_goes_back_to_sharing_though_its_background_task_ended() -> None:
+    # The task that asks the store again can end while the store is down (a store client may turn
+    # its timeout into a cancellation): the requests that go on alone restart it.
+    async def main() -> bool:
+        store = MemoryBackend()
+        gate = SharedRateLimiter(store, "b")
+
+        async def one_request() -> None:
+            ticket = await gate.acquire()
+            await asyncio.sleep(0.05)
+            gate.observe(ticket, 200, {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99"})
+
+        await one_request()
+        store.down = True
+        while gate.sharing:
+            await one_request()
+        assert gate._pump is not None
+        gate._pump.cancel()
+        store.down = False
+        for _ in range(round(3 * RETRY / 0.05)):
+            await one_request()
+        sharing = gate.sharing
+        await gate.aclose()
+        return sharing
+
+    assert run_virtual(main), "shares again once the store answers"
