@@ -193,7 +193,7 @@ class SharedRateLimiter:
         """Wait until the shared budget (or, while the store is unreachable, our own) lets a request go."""
         while True:
             if self._alone and self._local is not None:
-                self._kick()  # the pump asks the store again: it may have ended while the store was down
+                self._start_pump()  # it asks the store again, and may have ended while the store was down
                 return await self._local.acquire()
             waiter: asyncio.Future[Ticket | None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
@@ -258,10 +258,14 @@ class SharedRateLimiter:
                 await self._transact()
 
     # -- the pump --------------------------------------------------------------------------------
-    def _kick(self) -> None:
+    def _start_pump(self) -> None:
+        """Start the pump unless it is running (a new one takes its first step at once)."""
         if self._pump is None or self._pump.done():
             self._wake = asyncio.Event()
             self._pump = asyncio.get_running_loop().create_task(self._run())
+
+    def _kick(self) -> None:
+        self._start_pump()
         assert self._wake is not None
         self._wake.set()
 
