@@ -16,8 +16,9 @@ Every rule answers a server behaviour:
 - **Spent, and the window not known**: wait for the stated reset, if any; else one probe finds out.
 - **A 429**: everyone waits once, for the stated time (``Retry-After`` or a reset, in seconds or as
   a date; a whole-second statement sharpened by when the window's first request comes back, until
-  a 429 proves that too early). A 429 that states nothing: one probe, alone, after a backoff that
-  doubles. 429s to requests sent before the wait began are echoes of the same overload.
+  a 429 proves that too early — the request let go then goes alone, as the end is only our
+  reckoning). A 429 that states nothing: one probe, alone, after a backoff that doubles. 429s to
+  requests sent before the wait began are echoes of the same overload.
 - **No rate-limit headers at all**: what passed in a window before its 429 is what a window admits
   (:class:`~.window.LearnedBudget`); it is sent evenly paced.
 """
@@ -132,8 +133,9 @@ class RateLimitState(msgspec.Struct):
         the next answer)."""
         if now < self._cooldown_until:
             return self._cooldown_until
-        if self._blind is not None and self.in_flight:
-            return None  # after a 429 that said nothing, one probe finds out, alone
+        early = self._opener_early and not math.isfinite(self._opener_answered)
+        if (self._blind is not None or early) and self.in_flight:
+            return None  # one finds out, alone: after a 429 that said nothing, or at a sharpened end
         pace, testing = self.rate, False
         if self._remaining is None:
             learned = self._learned_pace()

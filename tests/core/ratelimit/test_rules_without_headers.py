@@ -153,18 +153,37 @@ def test_a_two_second_window_that_says_nothing_is_measured_from_the_probe_it_sti
     assert state.window.seconds == 2.0
 
 
-def test_without_headers_a_window_that_let_one_through_after_a_sharpened_end_is_not_the_budget() -> None:
-    # A sliding log gives back one request at a time: a cooldown sharpened to when the window's
-    # first request comes back ends in a window that was not the client's from its start.
+def _refused_with_a_whole_second_wait_after_a_slow_start() -> RateLimitState:
+    """A one-second window: a slow start from 0, its requests sent at 0.2 refused with
+    "Retry-After: 1" at 0.25; the cooldown is sharpened to when the first comes back (1.01)."""
     state = RateLimitState()
     state.window.state(1.0)
     for now in (0.0, 0.05, 0.1, 0.15):  # slow start
         answer(state, admit_all(state, now), now + 0.05, Observation())
     for refused in admit_all(state, 0.2):
         state.on_answer(refused, 429, Observation(retry_after=1.0, coarse=True), 0.25)
+    assert state.cooldown_until == pytest.approx(1.0 + RESET_MARGIN), "sharpened"
+    return state
+
+
+def test_without_headers_the_request_let_go_at_a_sharpened_end_goes_alone_until_its_answer() -> None:
+    # The end was our reckoning, not the server's word: if it is early, every request the learned
+    # pace sends behind the first meets a 429 too.
+    state = _refused_with_a_whole_second_wait_after_a_slow_start()
+    opener = state.admit(1.01)
+    assert isinstance(opener, Ticket)
+    paced = state._tat
+    assert state.admit(paced) is None, "the next the pace would send waits for the first's answer"
+    state.on_answer(opener, 200, Observation(), paced + 0.05)
+    assert isinstance(state.admit(paced + 0.05), Ticket), "the window is over: paced again"
+
+
+def test_without_headers_a_window_that_let_one_through_after_a_sharpened_end_is_not_the_budget() -> None:
+    # A sliding log gives back one request at a time: a cooldown sharpened to when the window's
+    # first request comes back ends in a window that was not the client's from its start.
+    state = _refused_with_a_whole_second_wait_after_a_slow_start()
     floor = state.learned.count
     assert floor is not None and floor > 2 and not state.learned.exact
-    assert state.cooldown_until == pytest.approx(1.0 + RESET_MARGIN), "sharpened"
     opener = state.admit(1.01)
     assert isinstance(opener, Ticket)
     state.on_answer(opener, 200, Observation(), 1.06)
