@@ -80,6 +80,8 @@ class LearnedBudget(msgspec.Struct):
     used some); a floor doubles each window it is used whole (until a window refuses the step), an
     exact count (or a floor that stopped doubling) grows by one after :data:`GROW_EVERY` windows used
     whole, and a 429 before a window was used whole after such a step doubles the wait for the next.
+    A 429 at a count a window let through whole (not on trial) cuts it by an eighth: a bucket's
+    first window counts its burst in, and a rate that holds a window may not hold many.
     """
 
     count: int | None = None
@@ -89,10 +91,11 @@ class LearnedBudget(msgspec.Struct):
     _doubled_from: int | None = None  # the floor the count last doubled from
     _doubles: bool = True  # a floor doubles until a window refuses the step
     _on_trial: bool = False  # a step up by one, taken at _grown_at, not yet let through whole
+    _decreased: bool = False  # the last 429 cut the count below what passed in its window
 
     def learn(self, passed: int, *, exact: bool, now: float) -> None:
         """A 429 ended a window in which ``passed`` of ours passed (``exact``: all of that window)."""
-        passed = max(1, passed)
+        passed, self._decreased = max(1, passed), False
         floor = self._doubled_from
         if floor is not None and self.count is not None and not self.exact and floor <= passed < self.count:
             # A floor doubled, and a window refused the step: the budget lies below it, and the
@@ -100,6 +103,11 @@ class LearnedBudget(msgspec.Struct):
             # fixed window's end). Doubling again would meet the same 429s every other window: it
             # grows as an exact count does from now on.
             passed, self._doubles = floor, False
+        elif self.count is not None and not self._on_trial and not exact and passed >= self.count - 1:
+            # A window let the whole count through and its pace still met a 429: the long-run rate
+            # is lower (a bucket's burst was counted in, or another client spends some).
+            passed = min(passed, max(1, (self.count * 7) // 8))
+            self._decreased = True
         if self._on_trial:
             self._grow_every *= 2  # the step up by one, on trial, was one too many
             self._on_trial = False
@@ -112,7 +120,7 @@ class LearnedBudget(msgspec.Struct):
 
     def passed_late(self, passed: int) -> None:
         """More of the window a count came from passed than was known at its 429."""
-        if self.count is not None:
+        if self.count is not None and not self._decreased:
             self.count = max(self.count, passed)
 
     def used(self, in_window: int, window: float, now: float) -> None:

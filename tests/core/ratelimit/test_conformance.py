@@ -50,7 +50,6 @@ def _id(server: Server) -> str:
 KNOWN_MISSES = {
     ("fan-out", "fixed-none-date-10pers"),
     ("fan-out", "bucket-none-date-10pers"),
-    ("resume", "bucket-none-date-10pers"),
     ("resume", "sliding-none-seconds-20pers"),
     ("resume", "sliding-none-date-20pers"),
     ("resume", "sliding-none-omit-20pers"),

@@ -50,6 +50,23 @@ def test_without_headers_a_step_up_by_one_that_meets_a_429_waits_twice_as_many_w
     budget.used(20, 1.0, now=3 * GROW_EVERY + 2.0)
     assert budget.count == 21, "but after twice as many"
     budget.used(21, 1.0, now=3 * GROW_EVERY + 3.1)  # all 21 passed in a window: the step holds
-    budget.learn(21, exact=False, now=3 * GROW_EVERY + 4.0)
-    budget.used(21, 1.0, now=5 * GROW_EVERY + 4.1)
-    assert budget.count == 22, "a later 429 does not slow the next try"
+    budget.learn(18, exact=False, now=3 * GROW_EVERY + 4.0)  # a window another client took some of
+    budget.used(18, 1.0, now=5 * GROW_EVERY + 4.1)
+    assert budget.count == 19, "a later 429 does not slow the next try"
+
+
+def test_without_headers_a_429_at_a_count_a_window_let_through_whole_cuts_it_by_an_eighth() -> None:
+    # A token bucket of 20 a second with a burst of 20: the first window let 26 through (the burst
+    # and what refilled meanwhile), so paced at 26 a second the bucket drains and meets a 429 every
+    # few windows. Taking what passed in the window before each (25, 24, ...) would creep down by
+    # one a 429; a 429 at a count its window let through whole says the long-run rate is lower.
+    budget = LearnedBudget()
+    budget.learn(26, exact=True, now=0.3)
+    budget.learn(25, exact=False, now=2.2)
+    assert budget.count == 22
+    budget.passed_late(25)
+    assert budget.count == 22, "passes of that window answered late do not undo the cut"
+    budget.learn(21, exact=False, now=4.0)
+    assert budget.count == 19
+    budget.learn(12, exact=False, now=6.0)  # another client took 7 of a window of 19
+    assert budget.count == 12, "fewer passed than the count: what passed, as before"

@@ -124,7 +124,7 @@ def test_without_headers_a_429_to_the_first_request_after_a_cooldown_leaves_the_
     assert isinstance(last, Ticket)
     state.on_answer(last, 429, Observation(retry_after=1.0), last.sent_at)
     learned = state.learned.count
-    assert learned is not None and learned >= 9 and state.learned.exact
+    assert learned is not None and learned >= 8 and state.learned.exact  # less an eighth: it met a 429
     opener = state.admit(state.cooldown_until)
     assert isinstance(opener, Ticket)
     state.on_answer(opener, 429, Observation(retry_after=1.0), opener.sent_at)
