@@ -7,11 +7,15 @@ import math
 
 import msgspec
 
-__all__ = ["GROW_EVERY", "LearnedBudget", "WindowEstimate"]
+__all__ = ["DECREASE_KEEPS", "GROW_EVERY", "LearnedBudget", "WindowEstimate"]
 
 #: An exact learned budget used whole this many windows running tries one more (then twice as
 #: many windows after each try that met a 429).
 GROW_EVERY = 8
+
+#: What a 429 at a count a window let through whole keeps of it (AIMD's multiplicative decrease;
+#: a milder cut than TCP's half, as the count was measured, not guessed).
+DECREASE_KEEPS = 0.875
 
 
 #: How far past a whole second a low bound may be and still be that second: bounds come from when
@@ -106,7 +110,7 @@ class LearnedBudget(msgspec.Struct):
         elif self.count is not None and not self._on_trial and not exact and passed >= self.count - 1:
             # A window let the whole count through and its pace still met a 429: the long-run rate
             # is lower (a bucket's burst was counted in, or another client spends some).
-            passed = min(passed, max(1, (self.count * 7) // 8))
+            passed = min(passed, max(1, math.floor(self.count * DECREASE_KEEPS)))
             self._decreased = True
         if self._on_trial:
             self._grow_every *= 2  # the step up by one, on trial, was one too many
