@@ -27,11 +27,13 @@ LOWEST_PY    := $(LOWEST)/bin/python
 UV           := $(VENV)/bin/uv
 # The core, the sandbox, both clients on it and the pytest plugin; codegen (and the sandbox's check
 # against it), mypy, the export, the schemathesis run and the rate limiter's conformance matrices
-# (pure timing logic, in virtual and real time; its rules stay in) run with the newest versions only.
+# (pure timing logic, in virtual and real time, and against slowapi; its rules stay in) run with the
+# newest versions only.
 LOWEST_TESTS := tests/core tests/sandbox tests/clients tests/test_pytest_plugin.py \
 	--ignore=tests/sandbox/test_schemathesis.py --ignore=tests/sandbox/test_description.py \
 	--ignore=tests/core/filters/test_typed_parameters.py \
-	--ignore=tests/core/ratelimit/test_conformance.py --ignore=tests/core/ratelimit/test_against_the_sandbox.py
+	--ignore=tests/core/ratelimit/test_conformance.py --ignore=tests/core/ratelimit/test_against_the_sandbox.py \
+	--ignore=tests/core/ratelimit/test_against_slowapi.py
 
 $(LOWEST_STAMP): pyproject.toml $(STAMP)
 	rm -rf $(LOWEST)

@@ -1,8 +1,9 @@
 """A throttled server and the client's gate, on a virtual clock: the limiter's conformance cells.
 
-The server is one of the sandbox's throttles (:mod:`kanbert_async.sandbox.ratelimit`) behind a
-network delay; requests pass :class:`~kanbert_async._core.ratelimit.RateLimiter` as the transport
-passes them (a 429 is retried through the gate, which holds everyone until its wait is over).
+The server is one of the sandbox's throttles (:mod:`kanbert_async.sandbox.ratelimit`), or any other
+:class:`ThrottledServer` (``slowapi_throttle``'s), behind a network delay; requests pass
+:class:`~kanbert_async._core.ratelimit.RateLimiter` as the transport passes them (a 429 is retried
+through the gate, which holds everyone until its wait is over).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from kanbert_async._core.ratelimit import Limiter, RateLimiter
 from kanbert_async._core.ratelimit.shared_gate import SharedRateLimiter
@@ -38,6 +40,36 @@ STYLES: list[tuple[HeaderStyle, RetryAfter]] = [
 ]
 
 
+class Answers(Protocol):
+    """A server's throttle: whether one request passes, and the headers of its answer."""
+
+    def answer(self, wall: float) -> tuple[bool, dict[str, str]]:
+        """Count one request arriving at unix time ``wall``."""
+        ...
+
+
+class ThrottledServer(Protocol):
+    """What a cell needs of a server: its pace, its window, its delay, and a fresh throttle."""
+
+    @property
+    def per_second(self) -> float: ...
+
+    @property
+    def window(self) -> float: ...
+
+    @property
+    def sends_headers(self) -> bool:
+        """Whether its answers state the limit (the bars allow fewer 429s then)."""
+        ...
+
+    @property
+    def latency(self) -> float: ...
+
+    def answers(self) -> Answers:
+        """A throttle of its own, with nothing counted yet."""
+        ...
+
+
 @dataclasses.dataclass(frozen=True)
 class Server:
     """A throttled server: ``rate`` like ``"10/s"``, its algorithm, what its answers say, and
@@ -58,13 +90,35 @@ class Server:
     def per_second(self) -> float:
         return self.limit.limit / self.limit.window
 
+    @property
+    def window(self) -> float:
+        return self.limit.window
+
+    @property
+    def sends_headers(self) -> bool:
+        return self.headers != "none"
+
+    def answers(self) -> Answers:
+        return _SandboxAnswers(self, make_throttle(self.limit, self.algorithm, burst=self.burst))
+
     def __str__(self) -> str:
         return f"{self.algorithm}/{self.headers}/{self.retry_after} {self.rate}"
 
 
-def allowed_seconds(server: Server, requests: int) -> float:
+@dataclasses.dataclass
+class _SandboxAnswers:
+    server: Server
+    throttle: Throttle
+
+    def answer(self, wall: float) -> tuple[bool, dict[str, str]]:
+        verdict = self.throttle.hit("token")
+        server = self.server
+        return verdict.allowed, limit_headers(verdict, server.headers, server.retry_after, wall=wall)
+
+
+def allowed_seconds(server: ThrottledServer, requests: int) -> float:
     """The issue's bar for a scan or fan-out: 1.15x the rate-limit bound, plus one window."""
-    return 1.15 * requests / server.per_second + server.limit.window
+    return 1.15 * requests / server.per_second + server.window
 
 
 @dataclasses.dataclass
@@ -80,9 +134,9 @@ class Run:
 class Wire:
     """The server end: one throttle shared by every client of the same token."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ThrottledServer) -> None:
         self.server = server
-        self.throttle: Throttle = make_throttle(server.limit, server.algorithm, burst=server.burst)
+        self.throttle = server.answers()
         self.run = Run()
         # When the measured work began, if not at the start (a workload that first lets time pass).
         self.started: float | None = None
@@ -93,13 +147,11 @@ class Wire:
         for _ in range(max_retries + 1):
             ticket = await limiter.acquire()
             await asyncio.sleep(half)
-            verdict = self.throttle.hit("token")
-            headers = limit_headers(verdict, self.server.headers, self.server.retry_after, wall=time.time())
+            allowed, headers = self.throttle.answer(time.time())
             self.run.requests += 1
             await asyncio.sleep(half)
-            status = 200 if verdict.allowed else 429
-            limiter.observe(ticket, status, headers)
-            if verdict.allowed:
+            limiter.observe(ticket, 200 if allowed else 429, headers)
+            if allowed:
                 self.run.calls += 1
                 return
             self.run.refused += 1
@@ -107,7 +159,7 @@ class Wire:
 
     def spend_budget(self) -> None:
         """Another client of the same token uses up what the server allows right now."""
-        while self.throttle.hit("token").allowed:
+        while self.throttle.answer(time.time())[0]:
             pass
 
     async def walk_budget(self) -> None:
@@ -116,7 +168,7 @@ class Wire:
         half = self.server.latency / 2
         for _ in range(round(10 * self.server.per_second)):
             await asyncio.sleep(half)
-            allowed = self.throttle.hit("token").allowed
+            allowed, _ = self.throttle.answer(time.time())
             await asyncio.sleep(half)
             if not allowed:
                 return
@@ -197,7 +249,7 @@ async def _spread(wire: Wire, limiter: Limiter, calls: int, concurrency: int) ->
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def measure(server: Server, workload: Workload) -> Run:
+def measure(server: ThrottledServer, workload: Workload) -> Run:
     """Run ``workload`` against ``server`` on a virtual clock."""
 
     async def main() -> Run:
