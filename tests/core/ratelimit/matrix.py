@@ -5,6 +5,7 @@ so two versions of the limiter can be compared with ``diff``.
 
     python -m tests.core.ratelimit.matrix                     # the default matrix (about a minute)
     python -m tests.core.ratelimit.matrix 10/s,60/60s 0.05    # rates and latencies of your own
+    python -m tests.core.ratelimit.matrix --slowapi           # slowapi's throttles instead
 
 Bars are the conformance cells': scan and fan-out within 1.15x the bound plus one window, at most
 3 429s with rate-limit headers (10 without); a resumed export within 1.2x an uninterrupted one
@@ -22,6 +23,7 @@ from kanbert_async.sandbox.ratelimit import ALGORITHMS
 from .simulation import (
     STYLES,
     Server,
+    ThrottledServer,
     allowed_seconds,
     export_killed_and_resumed,
     export_uninterrupted,
@@ -30,6 +32,7 @@ from .simulation import (
     measure,
     walkers,
 )
+from .slowapi_throttle import HEADERS, STRATEGIES, SlowapiServer
 
 RATES = "5/s,10/s,15/s,20/s,25/s,50/s,20/2s,30/10s,60/60s"
 LATENCIES = "0.02,0.05,0.15"
@@ -40,10 +43,10 @@ WORKLOADS = {
 }
 
 
-def cells_over_a_bar(server: Server) -> list[str]:
+def cells_over_a_bar(server: ThrottledServer) -> list[str]:
     """What misses a bar against ``server``, one line per cell."""
-    window = server.limit.window
-    max_429s = 10 if server.headers == "none" else 3
+    window = server.window
+    max_429s = 3 if server.sends_headers else 10
     missed = []
     for name, (workload, calls) in WORKLOADS.items():
         run = measure(server, workload)
@@ -56,16 +59,46 @@ def cells_over_a_bar(server: Server) -> list[str]:
     return missed
 
 
+def servers(rates: list[str], latencies: list[float], *, slowapi: bool) -> list[ThrottledServer]:
+    """The sandbox's throttles (or slowapi's) at each rate ("10/s", "20/2s") and latency."""
+    if slowapi:
+        return [
+            SlowapiServer(_limits_notation(rate), strategy, on, after, latency=latency)
+            for rate, strategy, (on, after), latency in itertools.product(
+                rates, STRATEGIES, HEADERS, latencies
+            )
+        ]
+    return [
+        Server(rate, algorithm, headers, retry_after, latency=latency)
+        for rate, algorithm, (headers, retry_after), latency in itertools.product(
+            rates, ALGORITHMS, STYLES, latencies
+        )
+    ]
+
+
+def _limits_notation(rate: str) -> str:
+    count, _, window = rate.partition("/")
+    seconds = window.rstrip("s") or "1"
+    return f"{count}/{seconds} seconds"
+
+
+def _name(server: ThrottledServer) -> str:
+    if isinstance(server, Server):
+        return f"{server.rate} {server.algorithm} {server.headers}/{server.retry_after}"
+    assert isinstance(server, SlowapiServer)
+    said = (server.retry_after or "seconds") if server.headers else "none"
+    return f"{server.rate.replace(' ', '')} {server.strategy} slowapi/{said}"
+
+
 def main(argv: list[str]) -> None:
+    slowapi = "--slowapi" in argv
+    argv = [a for a in argv if a != "--slowapi"]
     rates = (argv[0] if argv else RATES).split(",")
     latencies = [float(x) for x in (argv[1] if len(argv) > 1 else LATENCIES).split(",")]
     total = 0
-    for rate, algorithm, (headers, retry_after), latency in itertools.product(
-        rates, ALGORITHMS, STYLES, latencies
-    ):
-        server = Server(rate, algorithm, headers, retry_after, latency=latency)
+    for server in servers(rates, latencies, slowapi=slowapi):
         for cell in cells_over_a_bar(server):
-            print(f"{rate} {algorithm} {headers}/{retry_after} L={latency} {cell}", flush=True)
+            print(f"{_name(server)} L={server.latency} {cell}", flush=True)
             total += 1
     print(f"{total} cells over a bar", flush=True)
 
