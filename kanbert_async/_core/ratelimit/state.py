@@ -361,16 +361,16 @@ class RateLimitState(msgspec.Struct):
                         until = max(now, earliest + self._margin)  # now, when it already could have
         else:
             until = now + wait
+            # Retry-After first: a reset header may name a bucket's next token instead.
+            stated = seen.retry_after if seen.retry_after is not None else wait
             if in_window and opener is not None:
-                # The window that began with its first request ends when the server lets us go
-                # again (Retry-After; a reset header may name a bucket's next token instead).
-                stated = seen.retry_after if seen.retry_after is not None else wait
+                # The window that began with its first request ends when the server lets us go again.
                 ends = now + stated - opener.sent_at
-                self.window.bound(ticket.sent_at - self._opened_by(opener), ends)
-                if seen.coarse:
-                    # Counted from when it reached the server, which was after it left.
-                    self.window.bound(ticket.sent_at + stated - 1.0 - self._opened_by(opener), ends)
+                self.window.refused(self._opened_by(opener), ticket.sent_at, stated, seen.coarse, ends)
                 until = self._sharpened_until(until, seen.coarse, now)
+            elif opener is not None and self._remaining is not None and self.window.seconds is not None:
+                # Past the window we measured, and told to wait on: it is longer than that.
+                self.window.refused(self._opened_by(opener), ticket.sent_at, stated, seen.coarse)
         self._reset_at = until
         self._cooldown_until = max(self._cooldown_until, until)
         if self._remaining is None:

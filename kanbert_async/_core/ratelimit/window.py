@@ -71,6 +71,19 @@ class WindowEstimate(msgspec.Struct):
         if math.isfinite(self._high):
             self.seconds = _whole_window(self._low, self._high)
 
+    def refused(
+        self, opened: float, sent: float, stated: float, coarse: bool, ends: float | None = None
+    ) -> None:
+        """A 429 to a request that left at ``sent``, after a window that began at ``opened``, said to
+        wait ``stated`` seconds (whole seconds, so up to one less, when ``coarse``): the window lasts
+        at least until then (the request was counted after it left). ``ends``: it was in that
+        window, which lasted at least until the 429 and at most until the end stated (a precise
+        statement says no more)."""
+        low = sent + stated - (1.0 if coarse else 0.0) - opened
+        if ends is not None:
+            low = max(sent - opened, low) if coarse else sent - opened
+        self.bound(low, ends)
+
     def longer_than(self, seconds: float) -> None:
         """A request sent when the window was taken to be over met a 429: it is longer (by a
         whole second, as windows are whole seconds)."""

@@ -280,6 +280,21 @@ def test_laravels_minute_is_measured_as_a_minute_though_its_statements_round_dow
     assert state.window.seconds == 60.0
 
 
+def test_a_429_past_the_window_we_measured_that_says_wait_nine_seconds_measures_a_long_window() -> None:
+    # slowapi's fixed window of 10 s: the first window told only that it lasts 0.2 s to 11 s (taken
+    # as 1 s); a request let go a second after the next window's first meets a 429 saying "9 s
+    # more". Taken as only a second longer, the window would cost a 429 per second of it.
+    state = RateLimitState()
+    state.window.bound(0.2, 11.0)
+    [opener] = admit_all(state, 20.0)
+    state.on_answer(opener, 200, laravel(29, limit=30), 20.05)
+    answer(state, admit_all(state, 20.05), 20.1, laravel(0, limit=30))
+    [early] = admit_all(state, 21.07)
+    state.on_answer(early, 429, Observation(limit=30, remaining=0, retry_after=9.0), 21.12)
+    assert state.window.seconds is not None and state.window.seconds >= 9.0
+    assert state.cooldown_until == pytest.approx(30.12)
+
+
 def test_laravel_saying_now_after_its_window_could_have_ended_is_probed_at_once() -> None:
     # Laravel floors its wait: "Retry-After: 0" answered after a second since our first request
     # went means the window may have ended already.
