@@ -32,8 +32,7 @@ UV           := $(VENV)/bin/uv
 LOWEST_TESTS := tests/core tests/sandbox tests/clients tests/test_pytest_plugin.py \
 	--ignore=tests/sandbox/test_schemathesis.py --ignore=tests/sandbox/test_description.py \
 	--ignore=tests/core/filters/test_typed_parameters.py \
-	--ignore=tests/core/ratelimit/test_conformance.py --ignore=tests/core/ratelimit/test_against_the_sandbox.py \
-	--ignore=tests/core/ratelimit/test_against_slowapi.py
+	--ignore=tests/core/ratelimit/test_conformance.py --ignore=tests/core/ratelimit/test_against_the_sandbox.py
 
 $(LOWEST_STAMP): pyproject.toml $(STAMP)
 	rm -rf $(LOWEST)

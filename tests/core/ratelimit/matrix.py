@@ -86,8 +86,7 @@ def _name(server: ThrottledServer) -> str:
     if isinstance(server, Server):
         return f"{server.rate} {server.algorithm} {server.headers}/{server.retry_after}"
     assert isinstance(server, SlowapiServer)
-    said = (server.retry_after or "seconds") if server.headers else "none"
-    return f"{server.rate.replace(' ', '')} {server.strategy} slowapi/{said}"
+    return f"{server.rate.replace(' ', '')} {server.strategy} slowapi/{server.says}"
 
 
 def main(argv: list[str]) -> None:

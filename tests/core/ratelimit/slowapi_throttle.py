@@ -52,6 +52,11 @@ class SlowapiServer:
     def sends_headers(self) -> bool:
         return self.headers
 
+    @property
+    def says(self) -> str:
+        """What its answers say: "seconds" or "http-date" (its Retry-After, with headers), or "none"."""
+        return (self.retry_after or "seconds") if self.headers else "none"
+
     def answers(self) -> SlowapiAnswers:
         limiter = Limiter(
             key_func=lambda request: "token",
@@ -63,8 +68,7 @@ class SlowapiServer:
         return SlowapiAnswers(limiter, self.item)
 
     def __str__(self) -> str:
-        said = f"headers, Retry-After {self.retry_after or 'seconds'}" if self.headers else "no headers"
-        return f"slowapi {self.strategy} {self.rate} ({said})"
+        return f"slowapi {self.strategy} {self.rate} (headers: {self.says})"
 
 
 @dataclasses.dataclass

@@ -50,8 +50,7 @@ SERVERS: list[ThrottledServer] = [
 
 def _id(server: ThrottledServer) -> str:
     if isinstance(server, SlowapiServer):
-        said = (server.retry_after or "seconds") if server.headers else "none"
-        return f"slowapi-{server.strategy}-{said}-{server.rate.replace('/second', 'pers')}"
+        return f"slowapi-{server.strategy}-{server.says}-{server.rate.replace('/second', 'pers')}"
     assert isinstance(server, Server)
     return f"{server.algorithm}-{server.headers}-{server.retry_after}-{server.rate.replace('/', 'per')}"
 
