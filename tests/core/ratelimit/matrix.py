@@ -82,7 +82,8 @@ def _limits_notation(rate: str) -> str:
     return f"{count}/{seconds} seconds"
 
 
-def _name(server: ThrottledServer) -> str:
+def server_name(server: ThrottledServer) -> str:
+    """How a cell names its server: rate, throttle, what its answers say ("10/s fixed none/date")."""
     if isinstance(server, Server):
         return f"{server.rate} {server.algorithm} {server.headers}/{server.retry_after}"
     assert isinstance(server, SlowapiServer)
@@ -97,7 +98,7 @@ def main(argv: list[str]) -> None:
     total = 0
     for server in servers(rates, latencies, slowapi=slowapi):
         for cell in cells_over_a_bar(server):
-            print(f"{_name(server)} L={server.latency} {cell}", flush=True)
+            print(f"{server_name(server)} L={server.latency} {cell}", flush=True)
             total += 1
     print(f"{total} cells over a bar", flush=True)
 

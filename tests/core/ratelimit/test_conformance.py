@@ -7,7 +7,8 @@ and sliding log; each states its limit Laravel's way, the IETF way, or not at al
 `limits` library (:mod:`.slowapi_throttle`: fixed window, moving window, sliding window counter;
 with slowapi's headers or none). 50 ms round trips, 1 s windows. Windows of 2 s
 to a minute and other latencies: ``python -m tests.core.ratelimit.matrix`` (a developer tool; judge a
-limiter change by it, not by these cells alone).
+limiter change by it, not by these cells alone); one cell request by request, with what the server
+answered: ``python -m tests.core.ratelimit.trace``.
 """
 
 from __future__ import annotations
