@@ -122,13 +122,26 @@ def allowed_seconds(server: ThrottledServer, requests: int) -> float:
 
 
 @dataclasses.dataclass
+class Answered:
+    """One request the server counted (any client's): the virtual time, the unix time it read
+    then, and its answer."""
+
+    at: float
+    wall: float
+    passed: bool
+    headers: dict[str, str]
+
+
+@dataclasses.dataclass
 class Run:
-    """What happened: requests the server saw, 429s among them, and how long it all took."""
+    """What happened: requests the server saw, 429s among them, and how long it all took; and
+    every answer the server gave, in order (``python -m tests.core.ratelimit.trace`` prints them)."""
 
     requests: int = 0
     refused: int = 0
     elapsed: float = 0.0
     calls: int = 0
+    answered: list[Answered] = dataclasses.field(default_factory=list)
 
 
 class Wire:
@@ -147,7 +160,7 @@ class Wire:
         for _ in range(max_retries + 1):
             ticket = await limiter.acquire()
             await asyncio.sleep(half)
-            allowed, headers = self.throttle.answer(time.time())
+            allowed, headers = self._answer()
             self.run.requests += 1
             await asyncio.sleep(half)
             limiter.observe(ticket, 200 if allowed else 429, headers)
@@ -157,9 +170,16 @@ class Wire:
             self.run.refused += 1
         raise RuntimeError("gave up after 429s")
 
+    def _answer(self) -> tuple[bool, dict[str, str]]:
+        """The throttle's answer to one request arriving now, written down."""
+        wall = time.time()
+        passed, headers = self.throttle.answer(wall)
+        self.run.answered.append(Answered(time.monotonic(), wall, passed, headers))
+        return passed, headers
+
     def spend_budget(self) -> None:
         """Another client of the same token uses up what the server allows right now."""
-        while self.throttle.answer(time.time())[0]:
+        while self._answer()[0]:
             pass
 
     async def walk_budget(self) -> None:
@@ -168,7 +188,7 @@ class Wire:
         half = self.server.latency / 2
         for _ in range(round(10 * self.server.per_second)):
             await asyncio.sleep(half)
-            allowed, _ = self.throttle.answer(time.time())
+            allowed, _ = self._answer()
             await asyncio.sleep(half)
             if not allowed:
                 return
