@@ -88,6 +88,11 @@ class RoundTrips(msgspec.Struct):
         """The quickest round trip remembered (``default`` before any)."""
         return min(self.recent, default=default)
 
+    def spread(self) -> float:
+        """How much longer the slowest round trip remembered took than the quickest: how much
+        later than it could have a request may be reckoned to have counted."""
+        return max(self.recent, default=0.0) - self.quickest(0.0)
+
     def counted_at(self, sent: float, answered: float) -> float:
         """When the server counted a request that left at ``sent`` and was answered at ``answered``:
         as long after it left as its round trip took longer than the quickest."""

@@ -11,8 +11,13 @@ Every rule answers a server behaviour:
   longer than the quickest its round trip took): a fixed window gives it back at or before then, a
   sliding log exactly then, a bucket of ``limit`` per window on average then; no more comes back
   than the count said was out. The window is stated (``RateLimit-Policy``) or measured — between a
-  window's first request (Remaining one below the limit) and a 429 in it, or the next window's
-  first — never assumed. Several coming back at once by our reckoning alone: one tests it first.
+  window's first request (Remaining one below the limit) and a 429 in it (unless the server gave
+  some back in between), or the next window's first — never assumed. Several coming back at once
+  by our reckoning alone: one tests it first.
+- **Given back gradually** (a bucket's tokens, a sliding window counter's window before, another
+  client's requests leaving a log: a request sent alone when nothing was left finds more back than
+  a log of our counts can have given, and not a whole window): beyond what the server says is
+  left, requests go at the pace its Remaining shows it giving back (:class:`~.returns.GradualReturn`).
 - **Spent, and the window not known**: wait for the stated reset, if any; else one probe finds out.
 - **A 429**: everyone waits once, for the stated time (``Retry-After`` or a reset, in seconds or as
   a date; a whole-second statement sharpened by when the window's first request comes back, until
@@ -33,6 +38,7 @@ from .counted import CountedLog, RoundTrips
 from .headerless import HeaderlessRules
 from .observation import Observation
 from .records import RateLimitInfo, Ticket
+from .returns import GradualReturn
 from .window import LearnedBudget, WindowEstimate
 
 __all__ = ["RESET_MARGIN", "SLOW_START_LIMIT", "RateLimitInfo", "RateLimitState", "Ticket"]
@@ -81,6 +87,7 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
     _counted: CountedLog = msgspec.field(default_factory=CountedLog)
     # The request out testing that several requests reckoned back have come back.
     _testing: Ticket | None = None
+    _returns: GradualReturn = msgspec.field(default_factory=GradualReturn)
     _round_trips: RoundTrips = msgspec.field(default_factory=RoundTrips)
     # How much after its window a request comes back: RESET_MARGIN, more once a 429 showed
     # that too little. (Round trips vary mostly with the server's work, which comes after its
@@ -92,6 +99,7 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
     _opener: Ticket | None = None
     _opener_answered: float = -math.inf
     _opens_window: bool = True
+    _rose: bool = False  # the server gave some back since then: a 429 does not measure that window
     # A window seen to begin (Remaining one below the limit), when the server began it, and the
     # latest-sent request it counted or refused since: None when a count went up unseen.
     _proven: Ticket | None = None
@@ -137,7 +145,7 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
         early = self._opener_early and not math.isfinite(self._opener_answered)
         if (self._blind is not None or early) and self.in_flight:
             return None  # one finds out, alone: after a 429 that said nothing, or at a sharpened end
-        pace, testing = self.rate, False
+        pace, testing, alone, paced = self.rate, False, None, False
         if self._remaining is None:
             learned = self._learned_pace()
             if learned is None and pace is None and self.in_flight >= self._cwnd:
@@ -146,7 +154,16 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
                 pace = learned
         else:
             available, comes_back = self._budget(now)
-            if available < 1:
+            # Nothing left, by the server's word, and none out: what this one finds is the server's.
+            alone = self._most_back(now) if self.in_flight == 0 and self._remaining < 1 else None
+            gradual = self._returns.next_back(self._low_counted, self._margin)
+            if gradual is not None and self._remaining - self.in_flight < 1:
+                # It gives back gradually: beyond what it said is left, requests go at the pace it
+                # gives back (our reckoning is wrong for it both ways).
+                if gradual > now:
+                    return gradual
+                paced = True
+            elif available < 1:
                 # Back when our reckoning or the server's reset says; with neither, one request
                 # finds out (a 429's wait measures it).
                 reset = self._reset_at if self._reset_at is not None and self._reset_at > now else None
@@ -168,8 +185,13 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
         ticket = Ticket(self.issued, now)
         if testing:
             self._testing = ticket
+        if alone is not None:
+            self._returns.went_alone(ticket, *alone)
+        if paced:
+            self._returns.paced(now)
         if self._opens_window:
             self._opens_window, self._opener, self._opener_answered = False, ticket, -math.inf
+            self._rose = False
             self._opener_early = now < self._stated_end
         return ticket
 
@@ -184,6 +206,24 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
         out = None if limit is None else limit - self._remaining
         back, comes_back = self._counted.came_back(self._low_counted, now, window, self._margin, out)
         return left + back, comes_back
+
+    def _most_back(self, now: float) -> tuple[float, int]:
+        """The most a sliding log can have given back by now: what counted a window before, each
+        counted as early as it could have (our reckoning of when is the latest it could have been;
+        a round trip may have waited after it counted as well as before). A server found to give
+        back more than this gives back gradually, not by a log of its counts. And how many of ours
+        the server still counted at the lowest count (all it said were out, the window unknown)."""
+        assert self._remaining is not None
+        window, limit, left = self.window.seconds, self._info.limit, self._remaining
+        out = None if limit is None else limit - left
+        if window is None or out is None:
+            return float(left), out or 0
+        earliest = self._low.sent_at if self._low is not None else self._low_counted
+        spread = self._round_trips.spread()
+        back = self._counted.came_back(earliest, now + 2 * spread, window, spread, out)[0]
+        opener, low = self._opener, self._low_counted
+        opened = -math.inf if opener is None else self._opened_by(opener) - self._margin
+        return float(left + back), min(out, self._counted.between(opened, low + self._margin))
 
     def adopt(self, sent_at: float) -> Ticket:
         """Take on a request another budget's gate let go at ``sent_at`` (it counted in this one)."""
@@ -257,8 +297,12 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
             elif self.window.seconds is not None:
                 self.learned.used(self._sent_within_window(now), self.window.seconds, now)
             return
-        self._follow_window(ticket, seen.remaining, seen.limit or self._info.limit, now)
-        low, remaining = self._low, self._remaining
+        low, remaining, limit = self._low, self._remaining, seen.limit or self._info.limit
+        if remaining is not None:
+            self._rose |= seen.remaining > remaining and (low is None or ticket.sent_at > low.sent_at)
+            since, window = (self._low_counted, remaining), self.window.seconds
+            self._returns.answered(ticket, seen.remaining, limit, since, counted, self._counted, window)
+        self._follow_window(ticket, seen.remaining, limit, now)
         if (
             remaining is None
             or seen.remaining < remaining
@@ -283,7 +327,7 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
                 # The window before had not ended when ``last`` reached the server (after it left),
                 # and had when ``ticket`` did (before its answer came).
                 self.window.bound(last.sent_at - self._proven_opened, now - proven.sent_at)
-            self._opener, self._opens_window, self._opener_answered = ticket, False, now
+            self._opener, self._opens_window, self._opener_answered, self._rose = ticket, False, now, False
             self._opener_early = False
             self._proven, self._proven_opened = ticket, self._opened_by(ticket)
             self._last_counted, self._last_remaining = ticket, remaining
@@ -304,6 +348,7 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
             self._pace_from_recent(now, in_flight=self.in_flight)
 
     def _on_refused(self, ticket: Ticket, seen: Observation, now: float) -> None:
+        self._returns.refused(ticket)
         if ticket == self._opener and self._opener_early:
             self._sharpen = False  # let go at a sharpened end, and still too early
         if ticket.number <= self._echoes_until:
@@ -319,7 +364,7 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
         self._cwnd = max(1.0, self._cwnd / 2)
         # A 429 to a request after the window's first (which passed, or it opened nothing), within
         # a window of it: that window is spent, and the 429 measures it.
-        in_window = opener is not None and ticket.number > opener.number
+        in_window = opener is not None and ticket.number > opener.number and not self._rose
         if in_window and opener is not None and self.window.seconds is not None:
             in_window = ticket.sent_at - opener.sent_at < self.window.seconds
         if self._remaining is not None and self._came_back_too_early(ticket):
