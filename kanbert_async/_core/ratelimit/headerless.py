@@ -12,7 +12,15 @@ from .counted import CountedLog
 from .records import Ticket
 from .window import LearnedBudget, WindowEstimate
 
-__all__ = ["HeaderlessRules"]
+__all__ = ["PROBE_IN_FLIGHT", "SLOW_START_LIMIT", "HeaderlessRules"]
+
+#: Requests in flight before anything is known grow by one per answer up to this many, then by one
+#: per round trip: a window found full while growing costs about this many 429s.
+SLOW_START_LIMIT = 3
+
+#: Requests in flight while a window is probed for what it admits: at most this many meet the 429
+#: that ends the probe.
+PROBE_IN_FLIGHT = 2
 
 
 class HeaderlessRules:
@@ -30,6 +38,9 @@ class HeaderlessRules:
     _tat: float
     _opener_early: bool
     _learned_at: Ticket | None
+    _floor_of_others: bool
+    _opener: Ticket | None
+    _opens_window: bool
 
     def _learned_pace(self) -> float | None:
         seconds = self.window.seconds
@@ -55,7 +66,45 @@ class HeaderlessRules:
         elif passed is None and (within := self._sent_within_window(refused.sent_at)):
             self.learned.learn(within, exact=False, now=now)
         self._learned_at = refused
+        # A floor no larger than slow start reaches: the window refused us before we had sent much
+        # into it, so others' requests had filled it. It says little of what a window admits.
+        self._floor_of_others = False
+        if not self.learned.exact and (self.learned.count or 0) <= SLOW_START_LIMIT:
+            self._probe_after(refused, window)
+            return
         self._pace_from_recent(now, in_flight=0)
+
+    def _probe_after(self, refused: Ticket, window: float) -> None:
+        """Probe the window that opens a window after ``refused``, not pace by a floor of others'
+        making: any throttle has given back by then all it had counted when it refused (a fixed
+        window reset, a log's entries expired, a bucket refilled), so that window is ours from its
+        start, and the 429 that ends the probe says exactly what it admits."""
+        self._floor_of_others = True
+        self._tat = max(self._tat, refused.sent_at + window + self._margin)
+
+    def _probing(self, now: float) -> bool:
+        """Whether ``now`` is within a window probed after a floor of others' making (its first
+        request gone: that one waited for the window)."""
+        opener, window = self._opener, self.window.seconds
+        if not self._floor_of_others or self.learned.exact or window is None or opener is None:
+            return False
+        return not self._opens_window and opener.number > 1 and now - opener.sent_at < window
+
+    def _shows_floor_of_others(self, passed: Ticket) -> bool:
+        """Whether ``passed``, sent after the 429 the floor came from and let through within that
+        window, shows the floor to be of others' making: none of ours the window counted can have
+        left a log yet, so the server gave back one of another client's; and ours had gone for less
+        than half the window, so their requests, not our pace, had filled it."""
+        refused, window = self._learned_at, self.window.seconds
+        if refused is None or window is None or self.learned.exact or self._floor_of_others:
+            return False
+        first = self._counted.first_after(refused.sent_at - window)
+        return (
+            first is not None
+            and refused.sent_at < passed.sent_at < refused.sent_at + window
+            and passed.sent_at + self._margin < first + window
+            and refused.sent_at - first < window / 2
+        )
 
     def _passed_since_opened(self, refused: Ticket, opener: Ticket | None) -> int | None:
         """How many passed in the window ``opener`` opened after a cooldown, up to ``refused`` in it
@@ -83,7 +132,7 @@ class HeaderlessRules:
         """Start the learned pace as if the last window's requests (and ``in_flight`` more) had been
         paced by it: a window must not get those on top of a full paced share."""
         pace, window = self._learned_pace(), self.window.seconds
-        if pace is None or window is None:
+        if pace is None or window is None or self._floor_of_others:
             return
         first = self._counted.first_after(now - window)
         recent = len(self._counted.times) - self._counted.upto(now - window)

@@ -25,7 +25,9 @@ Every rule answers a server behaviour:
   reckoning). A 429 that states nothing: one probe, alone, after a backoff that doubles. 429s to
   requests sent before the wait began are echoes of the same overload.
 - **No rate-limit headers at all**: what passed in a window before its 429 is what a window admits
-  (:class:`~.window.LearnedBudget`); it is sent evenly paced.
+  (:class:`~.window.LearnedBudget`); it is sent evenly paced. A floor of others' making (no more
+  than slow start reaches, or a window they had filled) is not: the window that opens a window
+  after its 429 is ours from its start, and is probed, two in flight, for what it admits.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import math
 import msgspec
 
 from .counted import CountedLog, RoundTrips
-from .headerless import HeaderlessRules
+from .headerless import PROBE_IN_FLIGHT, SLOW_START_LIMIT, HeaderlessRules
 from .observation import Observation
 from .records import RateLimitInfo, Ticket
 from .returns import GradualReturn
@@ -43,9 +45,6 @@ from .window import LearnedBudget, WindowEstimate
 
 __all__ = ["RESET_MARGIN", "SLOW_START_LIMIT", "RateLimitInfo", "RateLimitState", "Ticket"]
 
-#: Requests in flight before anything is known grow by one per answer up to this many, then by one
-#: per round trip: a window found full while growing costs about this many 429s.
-SLOW_START_LIMIT = 3
 #: How long the first probe waits after a 429 that states no wait; doubles while 429s continue.
 BLIND_BACKOFF = 1.0
 _BLIND_BACKOFF_MAX = 60.0
@@ -122,6 +121,8 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
     learned: LearnedBudget = msgspec.field(default_factory=LearnedBudget)
     # The 429 the learned count came from: passes answered after it still belong to its window.
     _learned_at: Ticket | None = None
+    # The learned floor is of others' making: the window after the cooldown probes what it admits.
+    _floor_of_others: bool = False
 
     def __post_init__(self) -> None:
         if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
@@ -148,6 +149,10 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
         pace, testing, alone, paced = self.rate, False, None, False
         if self._remaining is None:
             learned = self._learned_pace()
+            if learned is not None and self._probing(now):
+                if self.in_flight >= PROBE_IN_FLIGHT:
+                    return None
+                learned = None
             if learned is None and pace is None and self.in_flight >= self._cwnd:
                 return None
             if learned is not None and (pace is None or learned < pace):
@@ -294,6 +299,8 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
             learned_at = self._learned_at
             if learned_at is not None and ticket.sent_at <= learned_at.sent_at:
                 self.learned.passed_late(self._sent_within_window(learned_at.sent_at))
+            elif learned_at is not None and self.window.seconds and self._shows_floor_of_others(ticket):
+                self._probe_after(learned_at, self.window.seconds)
             elif self.window.seconds is not None:
                 self.learned.used(self._sent_within_window(now), self.window.seconds, now)
             return

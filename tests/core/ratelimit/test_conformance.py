@@ -63,19 +63,6 @@ def _id(server: ThrottledServer) -> str:
 KNOWN_MISSES = {
     ("fan-out", "fixed-none-date-10pers"),
     ("fan-out", "bucket-none-date-10pers"),
-    ("resume", "sliding-none-seconds-20pers"),
-    ("resume", "sliding-none-date-20pers"),
-    ("resume", "sliding-none-omit-20pers"),
-    # As bench/throttles.py measures them in real time (sliding logs 1.7-1.8x the bound): the
-    # walker's requests leave a log one at a time (a bucket refills a token at a time), the first
-    # 429 tells a floor of a fifth of the budget, which doubles a window at a time until a step is
-    # refused, and then the floor it doubled from stays.
-    ("fan-out walked", "sliding-none-seconds-20pers"),
-    ("fan-out walked", "sliding-none-date-20pers"),
-    ("fan-out walked", "sliding-none-omit-20pers"),
-    ("fan-out walked", "bucket-none-seconds-10pers"),
-    ("fan-out walked", "bucket-none-date-10pers"),
-    ("fan-out walked", "bucket-none-omit-10pers"),
     # slowapi's sliding window counter gives a window's budget back gradually over the next
     # window. Once a request sent alone shows that, the limiter spends at the pace the counter's
     # Remaining shows (returns.py); until then it reckons a request back one window after it
@@ -100,14 +87,9 @@ KNOWN_MISSES = {
     ("fan-out", "slowapi-sliding-window-counter-none-10pers"),
     ("fan-out walked", "slowapi-sliding-window-counter-none-10pers"),
     ("fan-out", "slowapi-sliding-window-counter-none-20pers"),
-    ("fan-out walked", "slowapi-sliding-window-counter-none-20pers"),
-    ("resume", "slowapi-sliding-window-counter-none-20pers"),
     # Within 3% of the bar: that Retry-After as an HTTP-date, in whole seconds and a second late.
     ("fan-out", "slowapi-fixed-window-http-date-20pers"),
     ("fan-out", "slowapi-moving-window-http-date-20pers"),
-    # A sliding log without headers, after a walker: as the sandbox's sliding-none cells above.
-    ("fan-out walked", "slowapi-moving-window-none-20pers"),
-    ("resume", "slowapi-moving-window-none-20pers"),
 }
 
 

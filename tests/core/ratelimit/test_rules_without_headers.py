@@ -62,9 +62,11 @@ def _fixed_window_of_ten(seconds: float = 1.0) -> tuple[Throttle, VirtualClock]:
     return make_throttle(RateLimit(10, seconds), "fixed", clock=clock), clock
 
 
-def _run(throttle: Throttle, clock: VirtualClock, state: RateLimitState, until: float) -> list[float]:
+def _run(
+    throttle: Throttle, clock: VirtualClock, state: RateLimitState, until: float, start: float = 0.0
+) -> list[float]:
     passed: list[float] = []
-    now = 0.0
+    now = start
     while now < until:
         clock.now = now
         admitted = state.admit(now)
@@ -90,15 +92,36 @@ def test_without_headers_what_a_window_let_through_is_learned_and_sent_evenly_pa
     assert len(late) >= 28
 
 
-def test_without_headers_a_budget_from_a_window_we_did_not_see_whole_is_a_floor_that_doubles() -> None:
+def test_without_headers_a_floor_of_others_making_is_probed_in_the_window_after_its_429() -> None:
+    # Another client of the token used most of the first window: three of ours passed, then a 429.
+    # Three is no more than slow start reaches, so it says little of what a window admits. A window
+    # after that 429 the window is ours from its start (a fixed window reset, a log emptied, a
+    # bucket refilled): it is probed, two in flight, and its 429 tells the budget exactly, without
+    # doubling the floor a window at a time (3, 6, 12: three windows more).
     throttle, clock = _fixed_window_of_ten()
     for _ in range(7):
-        throttle.hit("token")  # another client of the token used most of the first window
+        throttle.hit("token")
     state = RateLimitState()
     _run(throttle, clock, state, until=0.9)
     assert state.learned.count == 3 and not state.learned.exact
-    _run(throttle, clock, state, until=6.0)
-    assert state.learned.count == 10 and state.learned.exact, "doubled past it, then met its 429"
+    _run(throttle, clock, state, until=2.5)
+    assert state.learned.count == 10 and state.learned.exact
+
+
+def test_without_headers_a_sliding_log_another_client_filled_is_learned_in_the_first_window_of_ours() -> None:
+    # A sliding log of 10 per second that another client filled evenly over the last second gives
+    # back one request every 0.1 s: the first of ours passes, the next meets a 429, a floor of one.
+    # Probed a window after that 429, when the log holds nothing of the other client's, the budget
+    # is learned whole, and the next windows go at 10 each.
+    clock = VirtualClock()
+    throttle = make_throttle(RateLimit(10, 1.0), "sliding", clock=clock)
+    for tenth in range(10):
+        clock.now = tenth / 10
+        assert throttle.hit("token").allowed
+    state = RateLimitState()
+    passed = _run(throttle, clock, state, until=5.0, start=1.0)
+    assert state.learned.count == 10 and state.learned.exact
+    assert len([t for t in passed if 4.0 <= t < 5.0]) >= 9
 
 
 def test_without_headers_an_exact_budget_tries_one_more_only_after_several_whole_windows() -> None:
