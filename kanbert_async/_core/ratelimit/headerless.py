@@ -90,21 +90,25 @@ class HeaderlessRules:
             return False
         return not self._opens_window and opener.number > 1 and now - opener.sent_at < window
 
-    def _shows_floor_of_others(self, passed: Ticket) -> bool:
-        """Whether ``passed``, sent after the 429 the floor came from and let through within that
-        window, shows the floor to be of others' making: none of ours the window counted can have
-        left a log yet, so the server gave back one of another client's; and ours had gone for less
-        than half the window, so their requests, not our pace, had filled it."""
+    def _probe_if_others_filled(self, passed: Ticket) -> bool:
+        """Probe as :meth:`_probe_after` does (and say so) when ``passed``, sent after the 429 the
+        floor came from and let through within that window, shows the floor to be of others'
+        making: none of ours the window counted can have left a log yet, so the server gave back
+        one of another client's; and ours had gone for less than half the window, so their
+        requests, not our pace, had filled it."""
         refused, window = self._learned_at, self.window.seconds
         if refused is None or window is None or self.learned.exact or self._floor_of_others:
             return False
         first = self._counted.first_after(refused.sent_at - window)
-        return (
+        if (
             first is not None
             and refused.sent_at < passed.sent_at < refused.sent_at + window
             and passed.sent_at + self._margin < first + window
             and refused.sent_at - first < window / 2
-        )
+        ):
+            self._probe_after(refused, window)
+            return True
+        return False
 
     def _passed_since_opened(self, refused: Ticket, opener: Ticket | None) -> int | None:
         """How many passed in the window ``opener`` opened after a cooldown, up to ``refused`` in it

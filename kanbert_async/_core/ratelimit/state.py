@@ -299,9 +299,7 @@ class RateLimitState(msgspec.Struct, HeaderlessRules):
             learned_at = self._learned_at
             if learned_at is not None and ticket.sent_at <= learned_at.sent_at:
                 self.learned.passed_late(self._sent_within_window(learned_at.sent_at))
-            elif learned_at is not None and self.window.seconds and self._shows_floor_of_others(ticket):
-                self._probe_after(learned_at, self.window.seconds)
-            elif self.window.seconds is not None:
+            elif self.window.seconds is not None and not self._probe_if_others_filled(ticket):
                 self.learned.used(self._sent_within_window(now), self.window.seconds, now)
             return
         low, remaining, limit = self._low, self._remaining, seen.limit or self._info.limit

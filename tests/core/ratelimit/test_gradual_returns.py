@@ -33,6 +33,17 @@ def the_lone_request_finds(state: RateLimitState, remaining: int, *, at: float =
     return lone
 
 
+def the_next_request_at_the_pace(state: RateLimitState, *, found: int) -> float:
+    """The lone request of 1.01 finds ``found`` left; they go at 1.06 and hear "0 left" at 1.11:
+    when the next request may go, at the pace measured."""
+    spend_the_first_window(state)
+    the_lone_request_finds(state, found)
+    answer(state, admit_all(state, 1.06), 1.11, counted(0))
+    at = state.admit(1.11)
+    assert isinstance(at, float)
+    return at
+
+
 def test_a_sliding_window_counter_seen_giving_back_gradually_is_spent_at_the_pace_it_gives_back() -> None:
     # slowapi's sliding window counter, 10 per second: the burst at 0.05 comes back over the next
     # second, not at 1.06 as a sliding log would give it. A second on, five had come back (the
@@ -84,11 +95,7 @@ def test_a_429_to_a_request_sent_at_the_pace_ends_the_pacing() -> None:
     # The server stopped giving back at the pace (another client took what came back): after the
     # stated wait, requests go when our reckoning says, not at a pace the server just disproved.
     state = RateLimitState()
-    spend_the_first_window(state)
-    the_lone_request_finds(state, 4)
-    answer(state, admit_all(state, 1.06), 1.11, counted(0))
-    at = state.admit(1.11)
-    assert isinstance(at, float)
+    at = the_next_request_at_the_pace(state, found=4)
     [paced] = admit_all(state, at)
     state.on_answer(paced, 429, Observation(limit=10, remaining=0, retry_after=0.5, window=1.0), at + 0.05)
     assert state.cooldown_until == pytest.approx(at + 0.55)
@@ -140,11 +147,7 @@ def test_a_pace_measured_too_low_is_measured_again_by_the_next_request_sent_at_i
     # and finds eight more back: what the server says is left goes at once, and the pace is measured
     # again from the server's counts, now over two seconds: five per second, not one.
     state = RateLimitState()
-    spend_the_first_window(state)
-    the_lone_request_finds(state, 1)
-    answer(state, admit_all(state, 1.06), 1.11, counted(0))
-    slow = state.admit(1.11)
-    assert isinstance(slow, float)
+    slow = the_next_request_at_the_pace(state, found=1)
     assert slow > 1.8, "about one per second"
     [paced] = admit_all(state, slow)
     state.on_answer(paced, 200, counted(8), slow + 0.05)
